@@ -1,0 +1,60 @@
+# The course's commands. On a fresh machine `make demo` and `make test` do all the set-up.
+#   make demo      stylize Tübingen x The Starry Night -> outputs/demo.png (NETWORK=vgg19|vgg16|squeezenet)
+#   make test      unit tests + every notebook executed by nbval in fast mode
+#   make figures   execute every notebook (papermill) into build/, figures into figures/
+#   make lab       open the course in Jupyter
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NETWORK ?=
+
+# Offline machines keep the course files in a folder laid out like ../shared/assets
+# (images/content, images/style, weights, tflite); use it when it is there.
+NST_ASSETS_DIR ?= $(if $(wildcard ../shared/assets/images),$(abspath ../shared/assets),)
+export NST_ASSETS_DIR
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+# The Keras ImageNet VGG19 file, where Keras or NST_ASSETS_DIR would have it; without it the
+# tests and notebooks run VGG with untrained features (and say so wherever a result is shown).
+VGG19_FILE := vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+HAVE_VGG19 := $(wildcard $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(VGG19_FILE) $(NST_ASSETS_DIR)/keras/models/$(VGG19_FILE))
+TEST_VGG_WEIGHTS := $(or $(NST_VGG_WEIGHTS),$(if $(HAVE_VGG19),imagenet,random))
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: install demo test figures lab bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . || $(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m nst_tf demo $(if $(NETWORK),--network $(NETWORK))
+
+test: install
+	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
+	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
+	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# Full mode unless NST_FAST=1 is given; executed copies in build/, figures in figures/<notebook>/.
+figures: install
+	@mkdir -p build figures
+	@for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); echo "== $$name"; \
+	  NST_FAST=$(or $(NST_FAST),0) NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) NST_SAVE_FIGURES=1 \
+	  NST_NOTEBOOK=$$name NST_FIGURES_DIR=$(abspath figures) MPLBACKEND=Agg \
+	  $(VENV)/bin/papermill --cwd notebooks --log-level WARNING $$nb build/$$name.ipynb || exit 1; done
+	@find figures -name '*.png' | sort
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: install
+	$(PY) benchmarks/bench_step.py
+
+clean:
+	rm -rf build figures outputs .pytest_cache

@@ -1,0 +1,38 @@
+"""nst_tf: the helper package of the course "Neural Style Transfer with TensorFlow/Keras".
+
+One module per concept, in the order of the data path and of the lectures:
+image file -> ``images.load_image`` -> ``features.FeatureExtractor`` -> ``losses`` ->
+``optimize.stylize`` (compiled step) -> ``images.save_image``.
+
+Names are imported on first use, so ``python -m nst_tf --help`` answers without loading
+TensorFlow.
+"""
+
+import importlib as _importlib
+import os as _os
+
+# C++ log lines would otherwise land in every notebook cell's output.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "config": ["environment_report", "fast_mode", "seed_everything", "settings"],
+    "data": ["AssetError", "asset_path", "course_image", "course_images"],
+    "features": ["FeatureExtractor", "WeightsError", "caffe_preprocess"],
+    "images": ["ImageError", "load_image", "save_image"],
+    "losses": ["content_loss", "gram_matrix", "style_loss", "total_variation_loss"],
+    "optimize": ["StylizeResult", "stylize"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(_importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,245 @@
+"""Command line: ``python -m nst_tf stylize CONTENT STYLE -o OUT`` and ``python -m nst_tf demo``.
+
+Expected mistakes (a missing file, a bad number, weights that cannot be found) print one line to
+stderr and exit with status 2: no traceback, no output file, and never an input overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + error
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class UsageError(ValueError):
+    """A command-line mistake found before any work."""
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _image_size(text: str) -> int:
+    value = _positive_int(text)
+    if value < 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: VGG needs at least 32 px")
+    return value
+
+
+def _image_source(text: str) -> Path:
+    """A file path, or the name of a course image (see ``python -m nst_tf images``)."""
+    from .data import course_images, course_image
+
+    path = Path(text).expanduser()
+    if not path.exists() and text in course_images():
+        return course_image(text)
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m nst_tf",
+        description="Neural style transfer (Gatys et al.) with TensorFlow: repaint a photo "
+                    "(CONTENT) in the style of a painting (STYLE).",
+        epilog="Examples:\n"
+               "  python -m nst_tf stylize photo.jpg painting.jpg -o out.png\n"
+               "  python -m nst_tf stylize tubingen_neckarfront vangogh_starry_night -o out.png "
+               "--network squeezenet\n"
+               "  python -m nst_tf demo\n"
+               "  python -m nst_tf images            # the course images you can name directly",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    st = sub.add_parser("stylize", help="optimize an image to match CONTENT's shapes and STYLE's textures",
+                        description="Optimize the pixels of an image so that its deep features "
+                                    "match CONTENT and its Gram matrices match STYLE.")
+    st.add_argument("content", help="content photo: a file, or a course image name")
+    st.add_argument("style", help="style painting: a file, or a course image name")
+    st.add_argument("-o", "--output", required=True, help="where to write the result (.png or .jpg)")
+    _add_common(st)
+
+    demo = sub.add_parser("demo", help="stylize Tübingen in the style of The Starry Night",
+                          description="The course's default pair: Tübingen x The Starry Night. "
+                                      "VGG19 at 512 px on a GPU; SqueezeNet on a CPU.")
+    demo.add_argument("--output-dir", default="outputs", help="folder for demo.png and the figure")
+    demo.add_argument("--network", choices=("vgg19", "vgg16", "squeezenet"), default=None,
+                      help="default: vgg19 with a GPU, squeezenet without")
+    demo.add_argument("--steps", type=_positive_int, default=None, help="optimization steps")
+    demo.add_argument("--image-size", type=_image_size, default=None, help="long side in px")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("images", help="list the course images (name, role, license)")
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--network", choices=("vgg19", "vgg16", "squeezenet"), default="vgg19",
+                   help="feature network (default vgg19; squeezenet is ~20x cheaper, for CPUs)")
+    g.add_argument("--weights", default=None,
+                   help="'imagenet' (download once), a weights file, or 'random' (untrained: "
+                        "a pipeline check, not style transfer); default $NST_VGG_WEIGHTS or imagenet")
+    g.add_argument("--pooling", choices=("max", "avg"), default="max", help="pooling layers (default max)")
+    g = p.add_argument_group("size and steps")
+    g.add_argument("--image-size", type=_image_size, default=512,
+                   help="long side of the result in px (default 512)")
+    g.add_argument("--style-size", type=_image_size, default=None,
+                   help="long side of the style image in px (default: same as --image-size)")
+    g.add_argument("--steps", type=_positive_int, default=300, help="optimization steps (default 300)")
+    g = p.add_argument_group("loss weights (default: the network's; see nst_tf.optimize.NETWORK_DEFAULTS)")
+    g.add_argument("--content-weight", type=_non_negative, default=None)
+    g.add_argument("--style-weight", type=_non_negative, default=None)
+    g.add_argument("--tv-weight", type=_non_negative, default=None, help="total-variation weight")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--init", choices=("content", "noise", "style"), default="content",
+                   help="starting image (default content)")
+    g.add_argument("--learning-rate", type=_non_negative, default=0.02, help="Adam step size (default 0.02)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same image)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_output(output: Path, inputs: list[Path]) -> None:
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"{output}: the output must end in .png or .jpg")
+    if output.is_dir():
+        raise UsageError(f"{output}: is a directory; give a file name such as {output / 'out.png'}")
+    resolved = output.resolve()
+    for source in inputs:
+        if source.exists() and source.resolve() == resolved:
+            raise UsageError(f"{output}: is an input image; refusing to overwrite it")
+
+
+def _warn_untrained(weights: str) -> None:
+    if weights == "random":
+        print("note: UNTRAINED (random) features (NST_VGG_WEIGHTS=random): the output is a "
+              "pipeline check, not style transfer", file=sys.stderr)
+
+
+def cmd_stylize(args) -> int:
+    from .images import load_image, save_image
+    from .optimize import stylize
+
+    content_path, style_path = _image_source(args.content), _image_source(args.style)
+    output = Path(args.output).expanduser()
+    _check_output(output, [content_path, style_path])
+    content = load_image(content_path, max_dim=args.image_size)
+    style = load_image(style_path, max_dim=args.style_size or args.image_size)
+    result = stylize(content, style, num_steps=args.steps, network=args.network, weights=args.weights,
+                     pooling=args.pooling, content_weight=args.content_weight,
+                     style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
+                     learning_rate=args.learning_rate, seed=args.seed, progress=not args.no_progress)
+    _warn_untrained(result.feature_weights)
+    save_image(result.image, output)
+    seconds = result.history["seconds"][-1]
+    print(f"wrote {output} ({result.image.shape[2]}x{result.image.shape[1]} px, {args.network}, "
+          f"{args.steps} steps in {seconds:.1f} s)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .config import has_gpu
+    from .data import course_image
+    from .images import load_image, save_image
+    from .optimize import stylize
+    from .plotting import UNTRAINED_BANNER, show_images
+
+    gpu = has_gpu()
+    network = args.network or ("vgg19" if gpu else "squeezenet")
+    if args.network:
+        why = "chosen with NETWORK/--network"
+    elif gpu:
+        why = "a GPU is available, so the paper's network"
+    else:
+        why = "no GPU: SqueezeNet has real ImageNet features at ~1/20 of VGG19's cost"
+    size = args.image_size or 512
+    steps = args.steps or 300
+    print(f"demo: Tübingen x The Starry Night with {network} at {size} px, {steps} steps ({why})")
+    output_dir = Path(args.output_dir)
+    content = load_image(course_image(DEMO_CONTENT), max_dim=size)
+    style = load_image(course_image(DEMO_STYLE), max_dim=size)
+    result = stylize(content, style, num_steps=steps, network=network, progress=not args.no_progress)
+    _warn_untrained(result.feature_weights)
+    image_path = save_image(result.image, output_dir / "demo.png")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = show_images([content, style, result.image],
+                      ["content: Tübingen (A. Praefcke, CC BY 3.0)", "style: The Starry Night (van Gogh)",
+                       f"result: {network}, {steps} steps"],
+                      banner=UNTRAINED_BANNER if result.untrained else None)
+    figure_path = output_dir / "demo_side_by_side.png"
+    temp = figure_path.with_name(f".{figure_path.name}.tmp.png")
+    fig.savefig(temp, dpi=120, bbox_inches="tight")
+    os.replace(temp, figure_path)
+    print(f"wrote {image_path}\nwrote {figure_path}\n"
+          f"({result.history['seconds'][-1]:.1f} s of optimization)")
+    return 0
+
+
+def cmd_images(args) -> int:
+    from .data import list_assets
+
+    for asset in list_assets():
+        if asset.kind in ("content", "style"):
+            print(f"{asset.name:34s} {asset.kind:8s} {asset.license}")
+    return 0
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with stderr muted: it prints C++ start-up lines no env variable stops."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _import_tensorflow_quietly()
+    from .data import AssetError
+    from .features import WeightsError
+    from .images import ImageError
+
+    handlers = {"stylize": cmd_stylize, "demo": cmd_demo, "images": cmd_images}
+    try:
+        return handlers[args.command](args)
+    except (ImageError, AssetError, WeightsError, UsageError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: no output written", file=sys.stderr)
+        return 130

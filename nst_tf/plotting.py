@@ -1,0 +1,120 @@
+"""Figures for the lectures: image grids, loss curves, and saving figures for slides.
+
+Taught in notebooks/00_welcome_and_setup (``show_images``) and notebooks/04 (``plot_history``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+UNTRAINED_BANNER = "UNTRAINED (random) VGG features: a pipeline check, NOT style transfer"
+FIGURE_DPI = 150
+
+
+def _to_array(image) -> np.ndarray:
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 4:
+        array = array[0]
+    if array.ndim == 2:
+        return np.clip(array, 0, 1)
+    return np.clip(array, 0.0, 1.0)
+
+
+def show_images(images, titles=None, ncols: int | None = None, size: float = 3.5,
+                suptitle: str | None = None, banner: str | None = None, row_labels=None,
+                col_labels=None):
+    """Show images in a grid, each with its title; returns the matplotlib figure.
+
+    ``images``: a list of [1, H, W, 3] / [H, W, 3] arrays in [0, 1] (or 2-D arrays, shown with a
+    colour map). ``row_labels``/``col_labels`` label a grid's rows and columns (sweeps).
+    ``banner``: a red line across the top, e.g. ``UNTRAINED_BANNER``.
+    """
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    if not images:
+        raise ValueError("show_images needs at least one image")
+    ncols = ncols or len(images)
+    nrows = -(-len(images) // ncols)
+    first = _to_array(images[0])
+    aspect = first.shape[0] / first.shape[1]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * aspect * nrows + 0.6),
+                             squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if index >= len(images):
+            ax.axis("off")
+            continue
+        array = _to_array(images[index])
+        ax.imshow(array, cmap="viridis" if array.ndim == 2 else None)
+        if titles is not None and index < len(titles) and titles[index]:
+            ax.set_title(titles[index], fontsize=10)
+        row, col = divmod(index, ncols)
+        if row_labels is not None and col == 0:
+            ax.set_ylabel(row_labels[row], fontsize=10)
+        if col_labels is not None and row == 0:
+            ax.set_title(col_labels[col], fontsize=10)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    if banner:
+        fig.text(0.5, 0.995, banner, ha="center", va="top", color="white", fontsize=11,
+                 fontweight="bold", bbox=dict(facecolor="crimson", edgecolor="none", pad=4))
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if (banner or suptitle) else 1))
+    return fig
+
+
+def plot_history(history: dict, title: str = "Loss during optimization", per_layer: bool = False):
+    """Loss curves from ``StylizeResult.history`` on a log scale: total, content, style, TV.
+
+    With ``per_layer=True`` a second panel shows each style layer's (unweighted) loss.
+    """
+    import matplotlib.pyplot as plt
+
+    panels = 2 if per_layer and history.get("style_layers") else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4), squeeze=False)
+    ax = axes[0, 0]
+    for key in ("total", "content", "style", "tv"):
+        values = np.asarray(history[key], dtype=np.float64)
+        if np.any(values > 0):
+            ax.plot(history["step"], values, label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (unweighted terms; total is weighted)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    if panels == 2:
+        ax = axes[0, 1]
+        for name, values in history["style_layers"].items():
+            ax.plot(history["step"], values, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("style loss of the layer")
+        ax.set_title("Style loss per layer")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, name: str, notebook: str | None = None) -> Path | None:
+    """Write ``fig`` to ``figures/<notebook>/<name>.png`` when ``NST_SAVE_FIGURES`` is set.
+
+    ``make figures`` sets it (and ``NST_NOTEBOOK``); in a normal session this does nothing, so
+    lectures can call it after every published figure.
+    """
+    if not os.environ.get("NST_SAVE_FIGURES"):
+        return None
+    notebook = notebook or os.environ.get("NST_NOTEBOOK", "misc")
+    root = Path(os.environ.get("NST_FIGURES_DIR", "figures"))
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    path = root / notebook / f"{safe}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    return path

@@ -1,0 +1,39 @@
+"""Shared fixtures. Everything here is offline: course files come from NST_ASSETS_DIR or a cache."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+from nst_tf.data import AssetError, asset_path
+
+
+def need_asset(name: str):
+    """Path of a course file; under CI (which always has them) a missing one fails, else skips."""
+    try:
+        return asset_path(name)
+    except AssetError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide {name!r} (NST_ASSETS_DIR): {err}")
+        pytest.skip(f"course file {name!r} not available here: {err}")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def squeezenet_weights():
+    return need_asset("squeezenet_v1_1_notop")
+
+
+@pytest.fixture(scope="session")
+def random_vgg19():
+    """A small random-weight VGG19 extractor shared by pipeline tests (untrained on purpose)."""
+    from nst_tf.features import FeatureExtractor
+
+    return FeatureExtractor(["block1_conv1", "block2_conv1", "block3_conv1"], ["block3_conv2"],
+                            network="vgg19", weights="random")

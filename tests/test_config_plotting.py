@@ -1,0 +1,60 @@
+"""Fast mode, seeding and the figure helpers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from nst_tf import config
+from nst_tf.plotting import UNTRAINED_BANNER, plot_history, save_figure, show_images
+
+
+def test_fast_mode_reads_environment(monkeypatch):
+    monkeypatch.setenv("NST_FAST", "1")
+    assert config.fast_mode() and config.settings() == config.FAST_SETTINGS
+    monkeypatch.setenv("NST_FAST", "0")
+    assert not config.fast_mode() and config.settings() == config.FULL_SETTINGS
+    assert config.FAST_SETTINGS.image_size < config.FULL_SETTINGS.image_size
+
+
+def test_seed_everything_repeats_draws():
+    import tensorflow as tf
+
+    config.seed_everything(3)
+    a = (np.random.rand(), tf.random.uniform([2]).numpy())
+    config.seed_everything(3)
+    b = (np.random.rand(), tf.random.uniform([2]).numpy())
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+
+
+def test_environment_report_mentions_versions_and_device():
+    report = config.environment_report()
+    assert "TensorFlow" in report and "Keras" in report and ("GPU" in report)
+
+
+def test_show_images_grid_titles_and_banner():
+    images = [np.random.default_rng(i).uniform(size=(1, 20, 30, 3)) for i in range(5)]
+    fig = show_images(images, titles=list("abcde"), ncols=3, banner=UNTRAINED_BANNER,
+                      row_labels=["r1", "r2"])
+    axes = fig.axes
+    assert len(axes) == 6 and axes[0].get_title() == "a" and axes[3].get_ylabel() == "r2"
+    assert any(UNTRAINED_BANNER in t.get_text() for t in fig.texts)
+    with pytest.raises(ValueError):
+        show_images([])
+
+
+def test_plot_history_and_save_figure(tmp_path, monkeypatch):
+    history = {"step": [1, 2, 3], "total": [3.0, 2.0, 1.0], "content": [0.0, 0.1, 0.2],
+               "style": [9.0, 5.0, 2.0], "tv": [0.1, 0.1, 0.1],
+               "style_layers": {"a": [1.0, 0.5, 0.2], "b": [2.0, 1.0, 0.4]}}
+    fig = plot_history(history, per_layer=True)
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+    assert fig.axes[0].get_xlabel() == "step"
+    monkeypatch.delenv("NST_SAVE_FIGURES", raising=False)
+    assert save_figure(fig, "curves", notebook="04_x") is None
+    monkeypatch.setenv("NST_SAVE_FIGURES", "1")
+    monkeypatch.setenv("NST_FIGURES_DIR", str(tmp_path))
+    path = save_figure(fig, "loss curves", notebook="04_x")
+    assert path == tmp_path / "04_x" / "loss_curves.png" and path.stat().st_size > 1000
