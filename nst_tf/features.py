@@ -224,8 +224,14 @@ class FeatureExtractor:
     """
 
     def __init__(self, style_layers=(), content_layers=(), network: str = "vgg19",
-                 pooling: str = "max", weights: str | os.PathLike | None = None):
+                 pooling: str = "max", weights: str | os.PathLike | None = None,
+                 precision: str = "float32"):
+        from .precision import PRECISIONS, dtype_policy
+
         _check_network(network)
+        if precision not in PRECISIONS + ("float64",):  # float64: for gradient checks only
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         if pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
         if isinstance(style_layers, str) or isinstance(content_layers, str):
@@ -239,9 +245,10 @@ class FeatureExtractor:
         if weights is None:
             weights = "imagenet" if network == "squeezenet" else config.default_vgg_weights()
         weights = str(weights)
-        backbone = _build_backbone(network)
-        self.weights = _load_weights(backbone, network, weights)
-        self.model = self._truncate(backbone)
+        with dtype_policy(precision):  # weights stay float32; convolutions run in `precision`
+            backbone = _build_backbone(network)
+            self.weights = _load_weights(backbone, network, weights)
+            self.model = self._truncate(backbone)
 
     @property
     def untrained(self) -> bool:
@@ -255,7 +262,8 @@ class FeatureExtractor:
 
         order = layer_names(self.network)
         deepest = max(order.index(k) for k in self._keras_name.values())
-        inputs = keras.Input((None, None, 3), name="preprocessed_bgr")
+        inputs = keras.Input((None, None, 3), name="preprocessed_bgr",
+                             dtype="float64" if self.precision == "float64" else "float32")
         x, taps = inputs, {}
         for name in order[:deepest + 1]:
             if "pool" in name:
@@ -286,4 +294,10 @@ class FeatureExtractor:
 
     def __repr__(self) -> str:
         return (f"FeatureExtractor(network={self.network!r}, pooling={self.pooling!r}, "
-                f"weights={self.weights!r}, layers={self.layers})")
+                f"weights={self.weights!r}, precision={self.precision!r}, layers={self.layers})")
+
+    @property
+    def deepest_layer(self) -> str:
+        """The Keras name of the deepest layer computed (what the memory estimate needs)."""
+        order = layer_names(self.network)
+        return max(self._keras_name.values(), key=order.index)

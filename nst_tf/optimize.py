@@ -1,10 +1,11 @@
-"""Optimizing the pixels: one compiled loss-and-update step, and the loop around it.
+"""Optimizing the pixels: the compiled update step, Adam or L-BFGS, and coarse-to-fine.
 
-Taught in notebooks/04_optimizing_pixels; the full recipe in notebooks/05.
+Taught in notebooks/04_optimizing_pixels (the step, Adam), notebooks/05 (the full recipe) and
+notebooks/06_speed_and_scale (L-BFGS, precision, XLA, coarse-to-fine).
 
 ``stylize`` is the whole method of Gatys et al.: targets from the content and style images, an
-image variable initialised from the content (or noise, or the style), and Adam steps on
-content_weight * content + style_weight * style + tv_weight * TV, with pixels clipped to [0, 1].
+image initialised from the content (or noise, or the style), and steps on
+content_weight * content + style_weight * style + tv_weight * TV, with pixels kept in [0, 1].
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import tensorflow as tf
 
 from . import config
 from .features import DEFAULT_LAYERS, FeatureExtractor
-from .losses import content_loss, gram_matrix, style_layer_losses, total_variation_loss
+from .lbfgs import lbfgs_minimize
+from .losses import gram_matrix
+from .objective import make_objective
+from .precision import resolve_precision
+from .resources import check_memory
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py).
 # VGG: the TF tutorial's 1e4 / 1e-2 are already in this convention; its tv_weight of 30 on a
@@ -30,7 +35,8 @@ NETWORK_DEFAULTS = {
     "squeezenet": dict(content_weight=1.0, style_weight=1e-2, tv_weight=5e2),
 }
 INITS = ("content", "noise", "style")
-OPTIMIZERS = ("adam",)
+OPTIMIZERS = ("adam", "lbfgs")
+_KEYS = ("total", "content", "style", "tv")
 
 
 @dataclass
@@ -38,10 +44,10 @@ class StylizeResult:
     """What ``stylize`` returns: the image, the per-step losses and how it was made."""
 
     image: tf.Tensor  # [1, H, W, 3] float32 in [0, 1]
-    history: dict = field(default_factory=dict)  # step, total, content, style, tv, seconds; style_layers
+    history: dict = field(default_factory=dict)  # step, total, content, style, tv, seconds, scale; style_layers
     settings: dict = field(default_factory=dict)
     feature_weights: str = "imagenet"  # "imagenet", "random" or a weights file path
-    trace_count: int = 0  # how often the step was traced: 1 means compiled once
+    trace_count: int = 0  # traces of the compiled function per image size: 1 means compiled once
 
     @property
     def untrained(self) -> bool:
@@ -50,7 +56,7 @@ class StylizeResult:
 
     @property
     def final(self) -> dict[str, float]:
-        return {k: self.history[k][-1] for k in ("total", "content", "style", "tv")}
+        return {k: self.history[k][-1] for k in _KEYS}
 
 
 def _as_image(image, name: str) -> tf.Tensor:
@@ -89,55 +95,135 @@ def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init: str, s
 
 def make_step(extractor: FeatureExtractor, image: tf.Variable, optimizer, *, content_targets,
               style_targets, content_weight: float, style_weight: float, tv_weight: float,
-              tv_kind: str = "l1", style_layer_weights=None):
-    """Build the compiled step: losses, gradient, one optimizer update, clip to [0, 1].
+              tv_kind: str = "l1", style_layer_weights=None, jit_compile: bool = False, objective=None):
+    """Build the compiled Adam step: losses and gradient, one update, clip to [0, 1].
 
     It takes no arguments (everything it needs is captured), so ``tf.function`` traces it once
-    and every later call runs the same graph. Returns the losses *before* the update.
+    and every later call runs the same graph. Returns the losses *before* the update. With a
+    float16 extractor a step whose gradient overflowed is skipped and the loss scale halved.
     """
-    weights = style_layer_weights or {name: 1.0 / len(style_targets) for name in style_targets}
-    content_weight, style_weight, tv_weight = (tf.constant(w, tf.float32)
-                                               for w in (content_weight, style_weight, tv_weight))
+    if objective is None:
+        objective = make_objective(extractor, image.shape, content_targets=content_targets,
+                                   style_targets=style_targets, content_weight=content_weight,
+                                   style_weight=style_weight, tv_weight=tv_weight, tv_kind=tv_kind,
+                                   style_layer_weights=style_layer_weights, jit_compile=jit_compile)
+    scale = objective.loss_scale
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step():
-        with tf.GradientTape() as tape:
-            features = extractor(image)
-            c_loss = content_loss({n: features[n] for n in content_targets}, content_targets)
-            per_layer = style_layer_losses(features, style_targets)
-            s_loss = tf.add_n([weights[n] * per_layer[n] for n in per_layer])
-            tv = total_variation_loss(image, tv_kind)
-            total = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
-        gradient = tape.gradient(total, image)
-        optimizer.apply_gradients([(gradient, image)])
+        losses, gradient = objective(tf.convert_to_tensor(image))
+        if not objective.uses_loss_scale:
+            optimizer.apply_gradients([(gradient, image)])
+        else:
+            finite = tf.reduce_all(tf.math.is_finite(gradient))
+            safe = tf.where(finite, gradient, tf.zeros_like(gradient))
+            optimizer.apply_gradients([(safe, image)])
+            scale.assign(tf.where(finite, scale, scale / 2.0))
         image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        return {"total": total, "content": c_loss, "style": s_loss, "tv": tv, "style_layers": per_layer}
+        return losses
 
+    step.objective = objective
     return step
 
 
-def stylize(content_image, style_image, *, num_steps: int | None = None, network: str = "vgg19",
+def keras_schedule(learning_rate: float, lr_decay: float, every: int):
+    """``learning_rate * lr_decay ** (step // every)``: the staircase decay of the TF tutorial."""
+    if lr_decay == 1.0:
+        return learning_rate
+    import keras
+
+    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
+                                                       decay_rate=lr_decay, staircase=True)
+
+
+def _scaled(image: tf.Tensor, long_side: int) -> tf.Tensor:
+    height, width = int(image.shape[1]), int(image.shape[2])
+    factor = long_side / max(height, width)
+    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    return tf.clip_by_value(tf.image.resize(image, size, antialias=True), 0.0, 1.0)
+
+
+class _Recorder:
+    """Collects the history, drives the progress bar and the callback; False means stop."""
+
+    def __init__(self, total_steps, style_layers, progress, callback, callback_every, estimate):
+        from tqdm.auto import tqdm
+
+        self.history = {k: [] for k in ("step", *_KEYS, "seconds", "scale")}
+        self.history["style_layers"] = {n: [] for n in style_layers}
+        self.total_steps, self.callback, self.every = total_steps, callback, callback_every
+        self.estimate = estimate and progress
+        self.bar = tqdm(total=total_steps, disable=not progress, desc="stylize", unit="step",
+                        mininterval=1.0)
+        self.start = time.perf_counter()
+
+    def __call__(self, image, losses, scale) -> bool:
+        h = self.history
+        i = len(h["step"]) + 1
+        h["step"].append(i)
+        for key in _KEYS:
+            h[key].append(float(losses[key]))
+        for name, value in losses["style_layers"].items():
+            h["style_layers"][name].append(float(value))
+        h["seconds"].append(time.perf_counter() - self.start)
+        h["scale"].append(scale)
+        if not math.isfinite(h["total"][-1]):
+            self.bar.close()
+            raise FloatingPointError(f"the loss became {h['total'][-1]} at step {i}; "
+                                     "lower learning_rate or the loss weights")
+        if self.estimate and i == 3 and self.total_steps > 3:  # steps 1-2 include tracing
+            per_step = h["seconds"][2] - h["seconds"][1]
+            self.bar.write(f"estimate: ~{per_step * self.total_steps:.0f} s for {self.total_steps} "
+                           f"steps ({per_step * 1000:.0f} ms per step measured)")
+        self.bar.update(1)
+        if i % 10 == 0 or i == self.total_steps:
+            self.bar.set_postfix(loss=f"{h['total'][-1]:.4g}", refresh=False)
+        if self.callback is not None and ((self.every and i % self.every == 0) or i == self.total_steps):
+            return self.callback(i, tf.identity(image), {k: h[k][-1] for k in _KEYS}) is not False
+        return True
+
+
+def _validate_steps(num_steps, scales):
+    counts = num_steps if isinstance(num_steps, (list, tuple)) else [num_steps] * len(scales)
+    if len(counts) != len(scales):
+        raise ValueError(f"num_steps has {len(counts)} entries for {len(scales)} scales")
+    for n in counts:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"num_steps must be an integer >= 1 (or one per scale), got {num_steps!r}")
+    return [int(n) for n in counts]
+
+
+def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19",
             weights=None, pooling: str = "max", content_weight=None, style_weight=None,
             tv_weight=None, tv_kind: str = "l1", content_layers=None, style_layers=None,
             style_layer_weights=None, init: str = "content", optimizer: str = "adam",
             learning_rate: float = 0.02, lr_decay: float = 0.96, lr_decay_every: int = 100,
+            precision: str | None = "float32", jit_compile: bool = False, scales=None,
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
-            extractor: FeatureExtractor | None = None) -> StylizeResult:
+            estimate: bool = True, extractor: FeatureExtractor | None = None) -> StylizeResult:
     """Neural style transfer by optimizing pixels (Gatys et al. 2016).
 
     ``content_image``/``style_image``: [1, H, W, 3] in [0, 1] (or file paths); they may differ in
-    size; the result has the content's size. Weights left as ``None`` take the defaults of
-    ``network`` (``NETWORK_DEFAULTS``), layers those of ``DEFAULT_LAYERS``. ``lr_decay``
-    multiplies the learning rate every ``lr_decay_every`` steps. ``callback(step, image, losses)``
-    runs every ``callback_every`` steps and after the last; returning ``False`` stops early.
-    Pass a prebuilt ``extractor`` to reuse one across many runs (sweeps).
+    size; the result has the content's size, or ``scales[-1]`` as its long side. Weights left as
+    ``None`` take the defaults of ``network`` (``NETWORK_DEFAULTS``), layers ``DEFAULT_LAYERS``.
 
-    Taught in notebooks/04_optimizing_pixels and notebooks/05_total_variation_and_full_recipe.
+    - ``optimizer``: "adam" (``learning_rate`` decayed by ``lr_decay`` every ``lr_decay_every``
+      steps) or "lbfgs" (the paper's; ``num_steps`` counts loss evaluations; see ``lbfgs.py``).
+    - ``precision``: "float32", "mixed_bfloat16", "mixed_float16" or "auto"/None (the fastest safe
+      one for this hardware, ``precision.detect_precision``). ``jit_compile``: XLA.
+    - ``scales``: long sides, e.g. (256, 512, 1024): optimize at each size and start the next from
+      the upsampled result (Gatys et al. 2017); ``num_steps`` is per scale (int or one per scale).
+    - ``callback(step, image, losses)`` runs every ``callback_every`` steps and after the last;
+      returning ``False`` stops early. ``estimate`` prints the expected time after 3 steps.
+    - Pass a prebuilt ``extractor`` to reuse it across many runs (sweeps).
+
+    Before any work, invalid arguments raise ``ValueError`` and a size that cannot fit in memory
+    raises ``resources.ResourceError``.
+
+    Taught in notebooks/04_optimizing_pixels and notebooks/06_speed_and_scale.
     """
-    # Validate everything before any model is built or any step is taken.
-    num_steps = config.settings().num_steps if num_steps is None else num_steps
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
+    if num_steps is None:
+        num_steps = config.settings().num_steps
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if optimizer not in OPTIMIZERS:
@@ -159,6 +245,13 @@ def stylize(content_image, style_image, *, num_steps: int | None = None, network
         raise ValueError(f"tv_kind must be 'l1' or 'l2', got {tv_kind!r}")
     if callback_every is not None and (not isinstance(callback_every, int) or callback_every < 1):
         raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
+    precision = extractor.precision if extractor is not None else resolve_precision(precision)
+    if scales is not None:
+        scales = list(scales)
+        if not scales or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 32 for s in scales):
+            raise ValueError(f"scales must be long sides in px, each >= 32, got {scales!r}")
+        if scales != sorted(scales):
+            raise ValueError(f"scales must grow from coarse to fine, got {scales!r}")
     default_content, default_style = DEFAULT_LAYERS[network]
     if extractor is not None:
         default_content = extractor.content_layers or default_content
@@ -175,79 +268,83 @@ def stylize(content_image, style_image, *, num_steps: int | None = None, network
                                for n, w in style_layer_weights.items()}
     content_image = _as_image(content_image, "content_image")
     style_image = _as_image(style_image, "style_image")
+    sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
+    steps_per_scale = _validate_steps(num_steps, sizes)
 
     if extractor is None:
-        extractor = FeatureExtractor(style_layers, content_layers, network=network,
-                                     pooling=pooling, weights=weights)
+        extractor = FeatureExtractor(style_layers, content_layers, network=network, pooling=pooling,
+                                     weights=weights, precision=precision)
     else:
         absent = set(style_layers + content_layers) - set(extractor.layers)
         if absent:
             raise ValueError(f"the extractor does not compute layer(s) {sorted(absent)}")
+    height, width = int(content_image.shape[1]), int(content_image.shape[2])
+    factor = sizes[-1] / max(height, width) if scales else 1.0
+    check_memory(network, round(height * factor), round(width * factor), extractor.deepest_layer, precision)
 
-    content_features = extractor(content_image)
-    content_targets = {n: content_features[n] for n in content_layers}
-    style_features = extractor(style_image)
-    style_targets = {n: gram_matrix(style_features[n]) for n in style_layers}
-
-    image = tf.Variable(initial_image(content_image, style_image, init, seed), name="image")
-    schedule = keras_schedule(learning_rate, lr_decay, lr_decay_every)
-    import keras
-
-    # A fresh optimizer per run: a Keras 3 optimizer refuses variables it was not built with.
-    adam = keras.optimizers.Adam(learning_rate=schedule, beta_1=0.99, epsilon=1e-1)
-    adam.build([image])  # create the slots now, so the first call traces only once
-    step = make_step(extractor, image, adam, content_targets=content_targets,
-                     style_targets=style_targets, content_weight=content_weight,
-                     style_weight=style_weight, tv_weight=tv_weight, tv_kind=tv_kind,
-                     style_layer_weights=style_layer_weights)
-
-    history = {k: [] for k in ("step", "total", "content", "style", "tv", "seconds")}
-    history["style_layers"] = {n: [] for n in style_layers}
-    bar = _progress_bar(num_steps, progress)
-    start = time.perf_counter()
-    for i in range(1, num_steps + 1):
-        losses = step()
-        history["step"].append(i)
-        for key in ("total", "content", "style", "tv"):
-            history[key].append(float(losses[key]))
-        for name, value in losses["style_layers"].items():
-            history["style_layers"][name].append(float(value))
-        history["seconds"].append(time.perf_counter() - start)
-        if not math.isfinite(history["total"][-1]):
-            bar.close()
-            raise FloatingPointError(f"the loss became {history['total'][-1]} at step {i}; "
-                                     "lower learning_rate or the loss weights")
-        bar.update(1)
-        if i % 10 == 0 or i == num_steps:
-            bar.set_postfix(loss=f"{history['total'][-1]:.4g}", refresh=False)
-        if callback is not None and ((callback_every and i % callback_every == 0) or i == num_steps):
-            if callback(i, tf.identity(image), {k: history[k][-1] for k in ("total", "content", "style", "tv")}) is False:
-                break
-    bar.close()
+    recorder = _Recorder(sum(steps_per_scale), style_layers, progress, callback, callback_every, estimate)
+    image, traces = None, []
+    for size, steps in zip(sizes, steps_per_scale):
+        content = _scaled(content_image, size) if scales else content_image
+        style = _scaled(style_image, max(32, round(max(style_image.shape[1:3]) * size / sizes[-1]))) if scales else style_image
+        start = (initial_image(content, style, init, seed) if image is None
+                 else tf.image.resize(image, content.shape[1:3], method="bicubic"))
+        content_features = extractor(content)
+        style_features = extractor(style)
+        objective = make_objective(
+            extractor, content.shape, content_targets={n: content_features[n] for n in content_layers},
+            style_targets={n: gram_matrix(style_features[n]) for n in style_layers},
+            content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+            tv_kind=tv_kind, style_layer_weights=style_layer_weights, jit_compile=jit_compile)
+        run = _run_lbfgs if optimizer == "lbfgs" else _run_adam
+        image, stopped = run(objective, tf.clip_by_value(start, 0.0, 1.0), steps, recorder, size,
+                             learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
+                             jit_compile=jit_compile)
+        traces.append(objective.experimental_get_tracing_count())
+        if stopped:
+            break
+    recorder.bar.close()
     settings = dict(network=extractor.network, pooling=extractor.pooling, num_steps=num_steps,
                     content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                     tv_kind=tv_kind, content_layers=content_layers, style_layers=style_layers,
                     style_layer_weights=style_layer_weights, init=init, optimizer=optimizer,
                     learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
-                    seed=seed)
-    return StylizeResult(image=tf.convert_to_tensor(image), history=history, settings=settings,
-                         feature_weights=extractor.weights,
-                         trace_count=step.experimental_get_tracing_count())
+                    precision=precision, jit_compile=jit_compile, scales=scales, seed=seed)
+    return StylizeResult(image=tf.convert_to_tensor(image), history=recorder.history, settings=settings,
+                         feature_weights=extractor.weights, trace_count=max(traces))
 
 
-def keras_schedule(learning_rate: float, lr_decay: float, every: int):
-    """``learning_rate * lr_decay ** (step // every)``: the staircase decay of the TF tutorial era."""
-    if lr_decay == 1.0:
-        return learning_rate
+def _run_adam(objective, start, steps, recorder, size, *, learning_rate, lr_decay, lr_decay_every,
+              jit_compile):
     import keras
 
-    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
-                                                       decay_rate=lr_decay, staircase=True)
+    image = tf.Variable(start, name="image")
+    # A fresh optimizer per run (and per scale): a Keras 3 optimizer refuses variables it was
+    # not built with. Building it now creates its slots, so the step traces only once.
+    adam = keras.optimizers.Adam(learning_rate=keras_schedule(learning_rate, lr_decay, lr_decay_every),
+                                 beta_1=0.99, epsilon=1e-1)
+    adam.build([image])
+    step = make_step(None, image, adam, content_targets=None, style_targets=None, content_weight=0,
+                     style_weight=0, tv_weight=0, jit_compile=jit_compile, objective=objective)
+    for _ in range(steps):
+        losses = step()
+        if not recorder(image, losses, size):
+            return tf.convert_to_tensor(image), True
+    return tf.convert_to_tensor(image), False
 
 
-def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+def _run_lbfgs(objective, start, steps, recorder, size, **_):
+    stopped = []
 
-    # mininterval keeps notebook output small; the bar shows rate and ETA.
-    return tqdm(total=total, disable=not enabled, desc="stylize", unit="step", mininterval=1.0,
-                leave=True)
+    def value_and_gradient(x):
+        losses, gradient = objective(x)
+        return losses["total"], gradient, losses
+
+    def on_evaluation(evaluation, x, value, losses):
+        if not recorder(x, losses, size):
+            stopped.append(True)
+            return False
+        return True
+
+    image, _, _ = lbfgs_minimize(value_and_gradient, start, max_evaluations=steps, callback=on_evaluation)
+    return image, bool(stopped)

@@ -141,15 +141,8 @@ def test_losses_in_history_match_the_losses_module(pair, random_vgg19):
 
 def test_gradient_of_the_objective_matches_finite_differences(pair):
     """The full objective's gradient through VGG19, in float64, against central differences."""
-    import keras
-
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    try:
-        extractor = FeatureExtractor(["block1_conv1", "block2_conv1"], ["block3_conv2"], weights="random")
-    finally:
-        keras.config.set_floatx("float32")
-        keras.config.set_dtype_policy("float32")
+    extractor = FeatureExtractor(["block1_conv1", "block2_conv1"], ["block3_conv2"], weights="random",
+                                 precision="float64")
     content, style = (tf.cast(t, tf.float64) for t in pair)
     target = {"block3_conv2": extractor(content)["block3_conv2"]}
     s = extractor(style)

@@ -1,0 +1,55 @@
+"""The Gatys objective as one compiled function: image -> (losses, gradient).
+
+Taught in notebooks/03_the_objective (the terms) and notebooks/06_speed_and_scale (compilation,
+precision, loss scaling).
+
+Adam and L-BFGS both call the same ``value_and_gradient``: it is a ``tf.function`` with a fixed
+input signature, so it is traced once per image size and every later call runs the same graph
+(optionally XLA-compiled with ``jit_compile=True``).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from .losses import content_loss, style_layer_losses, total_variation_loss
+
+
+def make_objective(extractor, image_shape, *, content_targets, style_targets, content_weight: float,
+                   style_weight: float, tv_weight: float, tv_kind: str = "l1",
+                   style_layer_weights=None, jit_compile: bool = False):
+    """Build ``value_and_gradient(image) -> (losses, gradient)`` for one image size.
+
+    ``losses`` holds the weighted ``total`` and the unweighted ``content``, ``style``, ``tv`` and
+    ``style_layers`` (per layer). With a float16 extractor the total is multiplied by a dynamic
+    loss scale before differentiation, and the gradient divided by it again (``loss_scale``):
+    float16 gradients would otherwise underflow to zero or overflow to inf.
+    """
+    weights = style_layer_weights or {name: 1.0 / len(style_targets) for name in style_targets}
+    c_w, s_w, t_w = (tf.constant(w, tf.float32) for w in (content_weight, style_weight, tv_weight))
+    use_scale = getattr(extractor, "precision", "float32") == "mixed_float16"
+    loss_scale = tf.Variable(1.0, trainable=False, name="loss_scale")
+
+    def losses_of(image):
+        features = extractor(image)
+        c_loss = content_loss({n: features[n] for n in content_targets}, content_targets)
+        per_layer = style_layer_losses(features, style_targets)
+        s_loss = tf.add_n([weights[n] * per_layer[n] for n in per_layer])
+        tv = total_variation_loss(image, tv_kind)
+        total = c_w * c_loss + s_w * s_loss + t_w * tv
+        return {"total": total, "content": c_loss, "style": s_loss, "tv": tv, "style_layers": per_layer}
+
+    @tf.function(input_signature=[tf.TensorSpec(image_shape, tf.float32)], jit_compile=jit_compile)
+    def value_and_gradient(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            losses = losses_of(image)
+            scaled = losses["total"] * loss_scale if use_scale else losses["total"]
+        gradient = tape.gradient(scaled, image)
+        if use_scale:
+            gradient = gradient / loss_scale
+        return losses, gradient
+
+    value_and_gradient.loss_scale = loss_scale
+    value_and_gradient.uses_loss_scale = use_scale
+    return value_and_gradient
