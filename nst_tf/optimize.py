@@ -198,7 +198,7 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
             tv_weight=None, tv_kind: str = "l1", content_layers=None, style_layers=None,
             style_layer_weights=None, init: str = "content", optimizer: str = "adam",
             learning_rate: float = 0.02, lr_decay: float = 0.96, lr_decay_every: int = 100,
-            precision: str | None = "float32", jit_compile: bool = False, scales=None,
+            precision: str | None = "auto", jit_compile: bool = False, scales=None,
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
             estimate: bool = True, extractor: FeatureExtractor | None = None) -> StylizeResult:
     """Neural style transfer by optimizing pixels (Gatys et al. 2016).

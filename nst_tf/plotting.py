@@ -42,8 +42,10 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.5
     nrows = -(-len(images) // ncols)
     first = _to_array(images[0])
     aspect = first.shape[0] / first.shape[1]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * aspect * nrows + 0.6),
-                             squeeze=False)
+    # Space at the top in inches, so banner and title never overlap the grid or each other.
+    top = (0.45 if banner else 0.0) + (0.4 if suptitle else 0.0)
+    height = size * aspect * nrows + 0.6 + top
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
         for spine in ax.spines.values():
@@ -60,12 +62,12 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.5
             ax.set_ylabel(row_labels[row], fontsize=10)
         if col_labels is not None and row == 0:
             ax.set_title(col_labels[col], fontsize=10)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=12)
     if banner:
-        fig.text(0.5, 0.995, banner, ha="center", va="top", color="white", fontsize=11,
+        fig.text(0.5, 1 - 0.08 / height, banner, ha="center", va="top", color="white", fontsize=11,
                  fontweight="bold", bbox=dict(facecolor="crimson", edgecolor="none", pad=4))
-    fig.tight_layout(rect=(0, 0, 1, 0.95 if (banner or suptitle) else 1))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12, y=1 - ((0.45 if banner else 0.0) + 0.05) / height, va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - top / height))
     return fig
 
 
