@@ -53,8 +53,10 @@ figures: install
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
+# Tables of measured speed (no assertions). QUICK=1 for the under-3-minute versions.
 bench: install
-	$(PY) benchmarks/bench_step.py
+	$(PY) benchmarks/bench_step.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/bench_fast.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build figures outputs .pytest_cache

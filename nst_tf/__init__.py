@@ -23,14 +23,21 @@ _EXPORTS = {
     "images": ["ImageError", "load_image", "save_image"],
     "losses": ["content_loss", "gram_matrix", "style_loss", "total_variation_loss"],
     "optimize": ["StylizeResult", "stylize"],
+    "fast": ["FastModelError", "TFLiteStylizer", "fast_stylize", "load_fast_model", "load_tflite_model"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
+_SUBMODULES = {"cli", "config", "data", "fast", "features", "images", "lbfgs", "litert", "losses",
+               "objective", "optimize", "plotting", "precision", "resources", "video"}
+
+
 def __getattr__(name):
     if name in _WHERE:
         return getattr(_importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    if name in _SUBMODULES:  # nst_tf.features.DEFAULT_LAYERS works without an extra import
+        return _importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")
 
 

@@ -118,3 +118,20 @@ def test_real_run_with_course_image_names(tmp_path):
     assert "UNTRAINED" not in proc.stderr
     assert f"wrote {out}" in proc.stdout
     assert Image.open(out).size == (96, 72)
+
+
+def test_speed_flags_lbfgs_bf16_scales(tmp_path):
+    need_asset("tubingen_neckarfront"), need_asset("vangogh_starry_night"), need_asset("squeezenet_v1_1_notop")
+    out = tmp_path / "c2f.png"
+    proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", out, "--network",
+               "squeezenet", "--scales", "48", "96", "--steps", "3", "--optimizer", "lbfgs",
+               "--precision", "mixed_bfloat16", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "lbfgs, mixed_bfloat16, 6 steps" in proc.stdout
+    assert Image.open(out).size == (96, 72)
+    proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", tmp_path / "x.png",
+               "--network", "squeezenet", "--scales", "96", "48")
+    assert_one_line_error(proc, "coarse to fine")
+    proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", tmp_path / "x.png",
+               "--precision", "int4")
+    assert_one_line_error(proc, "--precision")
