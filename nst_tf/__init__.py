@@ -29,7 +29,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-_SUBMODULES = {"cli", "config", "data", "fast", "features", "images", "lbfgs", "litert", "losses",
+_SUBMODULES = {"cli", "config", "controls", "data", "fast", "features", "images", "lbfgs", "litert", "losses",
                "objective", "optimize", "plotting", "precision", "resources", "video"}
 
 

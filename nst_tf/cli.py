@@ -52,6 +52,34 @@ def _image_size(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _mask_styles(texts, count: int, masks: int):
+    if texts is None:
+        return None
+    if not masks:
+        raise UsageError("--mask-styles needs --mask")
+    styles = []
+    for text in texts:
+        if text.lower() == "none":
+            styles.append(None)
+            continue
+        try:
+            styles.append(int(text))
+        except ValueError:
+            raise UsageError(f"--mask-styles: {text!r} is not a style index or 'none'") from None
+        if not 0 <= styles[-1] < count:
+            raise UsageError(f"--mask-styles: {text} is not a style index 0..{count - 1}")
+    if len(styles) != masks:
+        raise UsageError(f"--mask-styles has {len(styles)} entries for {masks} --mask file(s)")
+    return styles
+
+
 def _image_source(text: str) -> Path:
     """A file path, or the name of a course image (see ``python -m nst_tf images``)."""
     from .data import course_images, course_image
@@ -81,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Optimize the pixels of an image so that its deep features "
                                     "match CONTENT and its Gram matrices match STYLE.")
     st.add_argument("content", help="content photo: a file, or a course image name")
-    st.add_argument("style", help="style painting: a file, or a course image name")
+    st.add_argument("style", nargs="+", help="style painting(s): files or course image names; several "
+                                             "are blended (--style-blend) or given to regions (--mask)")
     st.add_argument("-o", "--output", required=True, help="where to write the result (.png or .jpg)")
     _add_common(st)
 
@@ -133,6 +162,25 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "result's size; --steps is per scale)")
     g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same image)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("artistic controls (Gatys et al. 2017; notebooks/08_artistic_controls)")
+    g.add_argument("--preserve-color", choices=("luminance", "histogram", "luma-swap"), default=None,
+                   help="keep the photo's colours: luminance (stylize brightness only), histogram "
+                        "(recolour the style to the photo's colours first) or luma-swap (post hoc)")
+    g.add_argument("--style-blend", type=_non_negative, nargs="+", default=None, metavar="W",
+                   help="one weight per STYLE, e.g. --style-blend 0.6 0.4 (normalized; default equal)")
+    g.add_argument("--blend-mode", choices=("gram", "loss"), default="gram",
+                   help="blend the styles' Gram matrices (default) or their losses")
+    g.add_argument("--mask", nargs="+", default=None, metavar="MASK",
+                   help="region masks (images: white = the region), one per region; region i gets "
+                        "STYLE i when there are as many masks as styles, else the first STYLE")
+    g.add_argument("--mask-styles", nargs="+", default=None, metavar="I",
+                   help="the style of each --mask region: a 0-based STYLE index, or 'none' (keep it a photo)")
+    g.add_argument("--style-scale", type=_positive_float, default=None, metavar="F",
+                   help="style size relative to the result (long sides): 0.5 = finer texture, smaller "
+                        "strokes; 2 = larger (default: the style's own size, --style-size)")
+    g.add_argument("--strength", type=_strength, default=1.0,
+                   help="0 = the photo's own statistics, 1 = full style (default 1): each style target "
+                        "is (1 - strength) * Gram(content) + strength * Gram(style)")
 
 
 def _check_output(output: Path, inputs: list[Path]) -> None:
@@ -153,21 +201,39 @@ def _warn_untrained(weights: str) -> None:
 
 
 def cmd_stylize(args) -> int:
+    from .controls import as_mask, blend_weights
     from .images import load_image, save_image
     from .optimize import stylize
 
-    content_path, style_path = _image_source(args.content), _image_source(args.style)
+    content_path = _image_source(args.content)
+    style_paths = [_image_source(text) for text in args.style]
+    mask_paths = [Path(text).expanduser() for text in args.mask or []]
     output = Path(args.output).expanduser()
-    _check_output(output, [content_path, style_path])
+    _check_output(output, [content_path, *style_paths, *mask_paths])
+    if args.style_blend is not None:
+        try:
+            blend_weights(args.style_blend, len(style_paths))
+        except ValueError as err:
+            raise UsageError(f"--style-blend: {err}") from None
+        if mask_paths:
+            raise UsageError("--style-blend blends styles over the whole image; with --mask, give "
+                             "each region its style with --mask-styles")
+    if args.style_size and args.style_scale:
+        raise UsageError("--style-size and --style-scale both set the style's size; give one")
+    mask_styles = _mask_styles(args.mask_styles, len(style_paths), len(mask_paths))
     size = max(args.scales) if args.scales else args.image_size
     content = load_image(content_path, max_dim=size)
-    style = load_image(style_path, max_dim=args.style_size or size)
-    result = stylize(content, style, num_steps=args.steps, network=args.network, weights=args.weights,
+    styles = [load_image(path, max_dim=args.style_size or size) for path in style_paths]
+    masks = [as_mask(path, content.shape, str(path)) for path in mask_paths] or None
+    result = stylize(content, styles if len(styles) > 1 else styles[0], num_steps=args.steps,
+                     network=args.network, weights=args.weights,
                      pooling=args.pooling, content_weight=args.content_weight,
                      style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
                      optimizer=args.optimizer, learning_rate=args.learning_rate,
                      precision=args.precision, jit_compile=args.xla, scales=args.scales,
-                     seed=args.seed, progress=not args.no_progress)
+                     seed=args.seed, progress=not args.no_progress, preserve_color=args.preserve_color,
+                     style_blend=args.style_blend, blend_mode=args.blend_mode, masks=masks,
+                     mask_styles=mask_styles, style_scale=args.style_scale, strength=args.strength)
     _warn_untrained(result.feature_weights)
     save_image(result.image, output)
     seconds = result.history["seconds"][-1]

@@ -17,23 +17,45 @@ from .losses import content_loss, style_layer_losses, total_variation_loss
 
 def make_objective(extractor, image_shape, *, content_targets, style_targets, content_weight: float,
                    style_weight: float, tv_weight: float, tv_kind: str = "l1",
-                   style_layer_weights=None, jit_compile: bool = False):
+                   style_layer_weights=None, jit_compile: bool = False, style_terms=None,
+                   image_transform=None):
     """Build ``value_and_gradient(image) -> (losses, gradient)`` for one image size.
 
     ``losses`` holds the weighted ``total`` and the unweighted ``content``, ``style``, ``tv`` and
     ``style_layers`` (per layer). With a float16 extractor the total is multiplied by a dynamic
     loss scale before differentiation, and the gradient divided by it again (``loss_scale``):
     float16 gradients would otherwise underflow to zero or overflow to inf.
+
+    Artistic controls (notebooks/08_artistic_controls): ``style_terms``, a list of
+    ``controls.StyleTerm`` (several styles blended by loss, guided Gram matrices of regions),
+    replaces ``style_targets``; the style loss is then sum_t weight_t * style loss of term t.
+    ``image_transform`` maps the optimized tensor to the RGB image the network and TV see (e.g.
+    one luminance channel repeated to three); ``image_shape`` is the optimized tensor's shape.
     """
+    if style_terms is not None:
+        from .controls import term_layer_losses
+
+        style_targets = style_terms[0].targets
     weights = style_layer_weights or {name: 1.0 / len(style_targets) for name in style_targets}
     c_w, s_w, t_w = (tf.constant(w, tf.float32) for w in (content_weight, style_weight, tv_weight))
     use_scale = getattr(extractor, "precision", "float32") == "mixed_float16"
     loss_scale = tf.Variable(1.0, trainable=False, name="loss_scale")
 
+    def combined_style_losses(features):
+        per_layer = {}
+        for term in style_terms:
+            for name, loss in term_layer_losses(features, term).items():
+                loss = loss if term.weight == 1.0 else term.weight * loss
+                per_layer[name] = per_layer[name] + loss if name in per_layer else loss
+        return per_layer
+
     def losses_of(image):
+        if image_transform is not None:
+            image = image_transform(image)
         features = extractor(image)
         c_loss = content_loss({n: features[n] for n in content_targets}, content_targets)
-        per_layer = style_layer_losses(features, style_targets)
+        per_layer = (style_layer_losses(features, style_targets) if style_terms is None
+                     else combined_style_losses(features))
         s_loss = tf.add_n([weights[n] * per_layer[n] for n in per_layer])
         tv = total_variation_loss(image, tv_kind)
         total = c_w * c_loss + s_w * s_loss + t_w * tv

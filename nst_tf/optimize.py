@@ -10,6 +10,7 @@ content_weight * content + style_weight * style + tv_weight * TV, with pixels ke
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from . import config
+from . import config, controls
 from .features import DEFAULT_LAYERS, FeatureExtractor
 from .lbfgs import lbfgs_minimize
 from .losses import gram_matrix
@@ -168,6 +169,7 @@ class _Recorder:
         self.bar = tqdm(total=total_steps, disable=not progress, desc="stylize", unit="step",
                         mininterval=1.0)
         self.start = time.perf_counter()
+        self.view = None  # optimized tensor -> the RGB image a callback sees (colour controls)
 
     def __call__(self, image, losses, scale) -> bool:
         h = self.history
@@ -191,7 +193,8 @@ class _Recorder:
         if i % 10 == 0 or i == self.total_steps:
             self.bar.set_postfix(loss=f"{h['total'][-1]:.4g}", refresh=False)
         if self.callback is not None and ((self.every and i % self.every == 0) or i == self.total_steps):
-            return self.callback(i, tf.identity(image), {k: h[k][-1] for k in _KEYS}) is not False
+            shown = tf.identity(image) if self.view is None else self.view(image)
+            return self.callback(i, shown, {k: h[k][-1] for k in _KEYS}) is not False
         return True
 
 
@@ -212,7 +215,10 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
             learning_rate: float = 0.02, lr_decay: float = 0.96, lr_decay_every: int = 100,
             precision: str | None = "auto", jit_compile: bool = False, scales=None,
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
-            estimate: bool = True, extractor: FeatureExtractor | None = None) -> StylizeResult:
+            estimate: bool = True, extractor: FeatureExtractor | None = None,
+            preserve_color: str | None = None, style_blend=None, blend_mode: str = "gram",
+            masks=None, mask_styles=None, mask_weights=None, style_scale: float | None = None,
+            strength: float = 1.0) -> StylizeResult:
     """Neural style transfer by optimizing pixels (Gatys et al. 2016).
 
     ``content_image``/``style_image``: [1, H, W, 3] in [0, 1] (or file paths); they may differ in
@@ -228,6 +234,31 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
     - ``callback(step, image, losses)`` runs every ``callback_every`` steps and after the last;
       returning ``False`` stops early. ``estimate`` prints the expected time after 3 steps.
     - Pass a prebuilt ``extractor`` to reuse it across many runs (sweeps).
+
+    Artistic controls (Gatys et al. 2017; notebooks/08_artistic_controls, ``controls.py``):
+
+    - ``preserve_color``: None (the style's colours), "luminance" (optimize one luminance channel,
+      YIQ's Y, which the network sees repeated to RGB, with the style's luminance mean/std matched
+      to the content's; the result is that Y with the content's chroma I, Q), "histogram" (each
+      style image first gets the content's colour mean and covariance, ``controls.match_color``)
+      or "luma-swap" (post hoc: the usual result's Y with the content's chroma).
+    - ``style_image`` may be a list of images; ``style_blend`` (default equal) gives each a
+      weight >= 0, normalized to sum 1. ``blend_mode="gram"`` blends the Gram targets
+      (A_l = sum_i w_i A_l^i), ``"loss"`` blends the style losses (sum_i w_i L_style^i).
+    - ``masks``: one float [0, 1] array (or mask file) per region, any size with the content's
+      aspect ratio; region r is styled with ``mask_styles[r]`` (an index into the style list, or
+      None to keep it photographic: no style loss there) and weighted by ``mask_weights[r]``
+      (default 1) through guided Gram matrices (``controls.guided_gram_matrix``). Defaults: region
+      i gets style i when there are as many masks as styles, else every region gets style 0.
+      Pixels outside every mask get no style loss. Not combined with ``style_blend``.
+    - ``style_scale``: the style image is resized so that its long side is ``style_scale`` times
+      the content's long side (at each scale), i.e. its long side is first set equal to the
+      content's and then multiplied by ``style_scale``: 0.5 = strokes half as large (finer
+      texture), 2 = twice as large. None keeps the style image's own size (as before).
+    - ``strength`` in [0, 1]: every style target is moved towards the content's own Gram
+      matrices, A = (1 - strength) * G(content) + strength * A_style (per region with masks).
+      0 keeps the photo's statistics (starting from it, nothing changes), 1 (default) is the
+      full style, 0.5 half-way in Gram space.
 
     Before any work, invalid arguments raise ``ValueError`` and a size that cannot fit in memory
     raises ``resources.ResourceError``.
@@ -279,9 +310,36 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
         style_layer_weights = {n: _check_weight(f"style_layer_weights[{n!r}]", w)
                                for n, w in style_layer_weights.items()}
     content_image = _as_image(content_image, "content_image")
-    style_image = _as_image(style_image, "style_image")
+    several = isinstance(style_image, (list, tuple))
+    if several and not style_image:
+        raise ValueError("style_image is an empty list; give at least one style image")
+    styles = ([_as_image(s, f"style_image[{i}]") for i, s in enumerate(style_image)] if several
+              else [_as_image(style_image, "style_image")])
     sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
     steps_per_scale = _validate_steps(num_steps, sizes)
+    if preserve_color not in (None, *controls.PRESERVE_COLOR):
+        raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
+                         f"got {preserve_color!r}")
+    if blend_mode not in controls.BLEND_MODES:
+        raise ValueError(f"blend_mode must be one of {', '.join(controls.BLEND_MODES)}, got {blend_mode!r}")
+    strength = _check_weight("strength", strength)
+    if strength > 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    if style_scale is not None:
+        style_scale = _check_weight("style_scale", style_scale)
+        if style_scale == 0:
+            raise ValueError("style_scale must be > 0 (0.5 = strokes half as large, 2 = twice as large)")
+        final_long = sizes[-1]
+        for i, s in enumerate(styles):
+            short = style_scale * final_long * min(s.shape[1:3]) / max(s.shape[1:3])
+            if round(short) < 32:
+                raise ValueError(f"style_scale {style_scale} makes style image {i} {round(short)} px on its "
+                                 f"short side at {final_long} px; at least 32 px are needed")
+    regions = controls.check_regions(masks, mask_styles, mask_weights, len(styles), content_image.shape)
+    if regions is not None and style_blend is not None:
+        raise ValueError("style_blend blends the styles over the whole image; with masks, each region "
+                         "names its own style in mask_styles")
+    blend = controls.blend_weights(style_blend, len(styles)) if regions is None else None
 
     if extractor is None:
         extractor = FeatureExtractor(style_layers, content_layers, network=network, pooling=pooling,
@@ -294,20 +352,44 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
     factor = sizes[-1] / max(height, width) if scales else 1.0
     check_memory(network, round(height * factor), round(width * factor), extractor.deepest_layer, precision)
 
+    # Colour control before anything else: what the network sees as content and styles.
+    luminance = preserve_color == "luminance"
+    seen_content = content_image
+    if preserve_color == "histogram":
+        styles = [controls.match_color(s, content_image) for s in styles]
+    elif luminance:
+        content_y = controls.to_luminance(content_image)[0]
+        seen_content = _grey(content_y)
+        styles = [_grey(controls.match_luminance(controls.to_luminance(s)[0], content_y)) for s in styles]
+
     recorder = _Recorder(sum(steps_per_scale), style_layers, progress, callback, callback_every, estimate)
-    image, traces = None, []
+    image, traces, style_sizes = None, [], []
     for size, steps in zip(sizes, steps_per_scale):
-        content = _scaled(content_image, size) if scales else content_image
-        style = _scaled(style_image, max(32, round(max(style_image.shape[1:3]) * size / sizes[-1]))) if scales else style_image
-        start = (initial_image(content, style, init, seed) if image is None
+        content = _scaled(seen_content, size) if scales else seen_content
+        if style_scale is not None:
+            scaled_styles = [_style_at_scale(s, max(content.shape[1:3]), style_scale) for s in styles]
+        elif scales:
+            scaled_styles = [_scaled(s, max(32, round(max(s.shape[1:3]) * size / sizes[-1]))) for s in styles]
+        else:
+            scaled_styles = styles
+        style_sizes.append([tuple(int(d) for d in s.shape[1:3]) for s in scaled_styles])
+        start = (initial_image(content, scaled_styles[0], init, seed) if image is None
                  else tf.image.resize(image, content.shape[1:3], method="bicubic"))
+        if luminance and image is None:
+            start = start[..., :1]  # the optimized tensor is the luminance channel alone
         content_features = extractor(content)
-        style_features = extractor(style)
+        terms = controls.style_terms(extractor, scaled_styles, content_features, style_layers, blend,
+                                     blend_mode, regions, strength)
+        plain = len(terms) == 1 and terms[0].weight == 1.0 and terms[0].masks is None
+        if preserve_color in ("luminance", "luma-swap"):
+            chroma = controls.to_luminance(_scaled(content_image, size) if scales else content_image)[1]
+            recorder.view = functools.partial(_recombine, chroma=chroma, swap=not luminance)
         objective = make_objective(
-            extractor, content.shape, content_targets={n: content_features[n] for n in content_layers},
-            style_targets={n: gram_matrix(style_features[n]) for n in style_layers},
+            extractor, start.shape, content_targets={n: content_features[n] for n in content_layers},
+            style_targets=terms[0].targets if plain else None, style_terms=None if plain else terms,
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-            tv_kind=tv_kind, style_layer_weights=style_layer_weights, jit_compile=jit_compile)
+            tv_kind=tv_kind, style_layer_weights=style_layer_weights, jit_compile=jit_compile,
+            image_transform=_grey if luminance else None)
         run = _run_lbfgs if optimizer == "lbfgs" else _run_adam
         image, stopped = run(objective, tf.clip_by_value(start, 0.0, 1.0), steps, recorder, size,
                              learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
@@ -316,14 +398,40 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
         if stopped:
             break
     recorder.bar.close()
+    if recorder.view is not None:
+        image = recorder.view(image)
     settings = dict(network=extractor.network, pooling=extractor.pooling, num_steps=num_steps,
                     content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                     tv_kind=tv_kind, content_layers=content_layers, style_layers=style_layers,
                     style_layer_weights=style_layer_weights, init=init, optimizer=optimizer,
                     learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
-                    precision=precision, jit_compile=jit_compile, scales=scales, seed=seed)
+                    precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
+                    preserve_color=preserve_color, style_blend=blend, blend_mode=blend_mode,
+                    mask_styles=[r.style for r in regions] if regions else None,
+                    mask_weights=[r.weight for r in regions] if regions else None,
+                    style_scale=style_scale, strength=strength, style_sizes=style_sizes)
     return StylizeResult(image=tf.convert_to_tensor(image), history=recorder.history, settings=settings,
                          feature_weights=extractor.weights, trace_count=max(traces))
+
+
+def _grey(luminance: tf.Tensor) -> tf.Tensor:
+    """One luminance channel [1, H, W, 1] repeated to the RGB image the network sees."""
+    return tf.tile(luminance, [1, 1, 1, 3])
+
+
+def _recombine(image: tf.Tensor, *, chroma: tf.Tensor, swap: bool) -> tf.Tensor:
+    """The optimized luminance (or, ``swap``, the luminance of an RGB result) with the content's
+    chroma, clipped to [0, 1]."""
+    luminance = controls.to_luminance(image)[0] if swap else tf.convert_to_tensor(image)
+    return tf.clip_by_value(controls.from_luminance(luminance, chroma), 0.0, 1.0)
+
+
+def _style_at_scale(style: tf.Tensor, content_long_side: int, style_scale: float) -> tf.Tensor:
+    """``controls.scale_style``, kept >= 32 px on the short side at coarse scales (the final scale
+    was checked before any work)."""
+    height, width = int(style.shape[1]), int(style.shape[2])
+    long_side = max(style_scale * content_long_side, 32 * max(height, width) / min(height, width))
+    return controls.scale_style(style, long_side, 1.0)
 
 
 def _run_adam(objective, start, steps, recorder, size, *, learning_rate, lr_decay, lr_decay_every,

@@ -1,0 +1,352 @@
+"""Artistic controls (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer").
+
+Taught in notebooks/08_artistic_controls. ``stylize`` takes every control as an argument
+(``preserve_color``, ``style_blend``/``blend_mode``, ``masks``, ``style_scale``, ``strength``);
+this module holds the pieces it is made of, so each can be tried and tested on its own:
+
+- colour: ``to_luminance``/``from_luminance`` (YIQ, exactly invertible), ``match_luminance``
+  (the style's luminance mean/std set to the content's, Gatys 2017 §5.1) and ``match_color``
+  (a linear map of RGB that gives one image the colour mean and covariance of another, §5.2);
+- several styles: ``blend_weights`` (validated, normalized);
+- regions: ``as_mask``, ``load_mask``, ``threshold_mask``, ``resize_mask`` and
+  ``guided_gram_matrix`` (the Gram matrix of one region, §4);
+- brush size: ``scale_style``;
+- the plumbing ``stylize`` uses: ``check_regions`` and ``style_terms`` (a list of ``StyleTerm``
+  that ``objective.make_objective`` sums).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .losses import _accumulation_dtype, gram_matrix
+
+# NTSC YIQ, as in Gatys et al. 2017. Y's weights sum to 1, so a grey pixel (r = g = b) has Y = r
+# and I = Q = 0, and Y of any [0, 1] image is in [0, 1].
+YIQ_FROM_RGB = np.array([[0.299, 0.587, 0.114],
+                         [0.595716, -0.274453, -0.321263],
+                         [0.211456, -0.522591, 0.311135]])
+RGB_FROM_YIQ = np.linalg.inv(YIQ_FROM_RGB)  # the exact inverse, so the round trip is exact
+PRESERVE_COLOR = ("luminance", "histogram", "luma-swap")
+BLEND_MODES = ("gram", "loss")
+
+
+def _float(image) -> tf.Tensor:
+    """A tensor in float64 if it came as float64 (tests), float32 otherwise."""
+    image = tf.convert_to_tensor(image)
+    return image if image.dtype == tf.float64 else tf.cast(image, tf.float32)
+
+
+# --- colour ----------------------------------------------------------------------------------
+
+def to_luminance(image):
+    """Split RGB [..., 3] into luminance Y [..., 1] and chroma (I, Q) [..., 2] (YIQ)."""
+    image = _float(image)
+    yiq = tf.einsum("...c,kc->...k", image, tf.constant(YIQ_FROM_RGB, image.dtype))
+    return yiq[..., :1], yiq[..., 1:]
+
+
+def from_luminance(luminance, chroma):
+    """Join luminance [..., 1] and chroma [..., 2] back into RGB [..., 3]: the exact inverse of
+    ``to_luminance``. Not clipped (clipping would break the inverse): clip to [0, 1] for display."""
+    luminance, chroma = _float(luminance), _float(chroma)
+    yiq = tf.concat([luminance, tf.cast(chroma, luminance.dtype)], axis=-1)
+    return tf.einsum("...k,ck->...c", yiq, tf.constant(RGB_FROM_YIQ, luminance.dtype))
+
+
+def match_luminance(luminance, reference):
+    """``luminance`` shifted and scaled to the mean and standard deviation of ``reference``,
+    clipped to [0, 1]: L' = (L - mean(L)) * std(ref) / std(L) + mean(ref) (Gatys 2017 §5.1)."""
+    luminance, reference = _float(luminance), _float(reference)
+    mean, std = tf.reduce_mean(luminance), tf.math.reduce_std(luminance)
+    ref_mean, ref_std = tf.reduce_mean(reference), tf.math.reduce_std(reference)
+    scale = tf.math.divide_no_nan(tf.cast(ref_std, luminance.dtype), std)  # a flat image: shift only
+    return tf.clip_by_value((luminance - mean) * scale + tf.cast(ref_mean, luminance.dtype), 0.0, 1.0)
+
+
+def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
+    values, vectors = np.linalg.eigh(cov)
+    if inverse and values.min() <= 0:
+        raise ValueError("the source image has no colour variation in some direction (e.g. a grey "
+                         "or one-colour image); use eps > 0")
+    values = np.clip(values, 0.0, None)
+    roots = 1.0 / np.sqrt(values) if inverse else np.sqrt(values)
+    return (vectors * roots) @ vectors.T
+
+
+def match_color(source, reference, method: str = "sqrt", eps: float = 1e-5, clip: bool = True):
+    """``source`` with the colour mean and covariance of ``reference`` (Gatys 2017 §5.2).
+
+    Each pixel x (an RGB vector) becomes A (x - mean_s) + mean_r, with A chosen so that
+    A cov_s A^T = cov_r. ``method="sqrt"`` (default) is the 'Image Analogies' colour transfer that
+    Gatys 2017 uses, with symmetric matrix square roots A = cov_r^(1/2) cov_s^(-1/2) (by
+    eigendecomposition); ``method="cholesky"`` uses Cholesky factors A = L_r L_s^-1. ``eps`` is
+    added to the covariances' diagonals so a flat-coloured image does not divide by zero (the
+    result's covariance is then off by ~eps). Images: [H, W, 3] or [1, H, W, 3] float in [0, 1];
+    the result has source's shape, float32 (float64 in, float64 out), clipped to [0, 1] unless
+    ``clip=False`` (use that to check the statistics exactly).
+    """
+    if method not in ("sqrt", "cholesky"):
+        raise ValueError(f"method must be 'sqrt' or 'cholesky', got {method!r}")
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    src, ref = np.asarray(source, np.float64), np.asarray(reference, np.float64)
+    for name, array in (("source", src), ("reference", ref)):
+        if array.shape[-1:] != (3,) or array.ndim not in (3, 4) or array.size == 0:
+            raise ValueError(f"match_color: {name} must be an RGB image [H, W, 3] or [1, H, W, 3], "
+                             f"got shape {array.shape}")
+    x, r = src.reshape(-1, 3), ref.reshape(-1, 3)
+    mean_s, mean_r = x.mean(0), r.mean(0)
+    cov_s = np.cov(x, rowvar=False, bias=True) + eps * np.eye(3)
+    cov_r = np.cov(r, rowvar=False, bias=True) + (eps * np.eye(3) if method == "cholesky" else 0.0)
+    if method == "sqrt":
+        transform = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
+    else:
+        try:
+            transform = np.linalg.cholesky(cov_r) @ np.linalg.inv(np.linalg.cholesky(cov_s))
+        except np.linalg.LinAlgError:
+            raise ValueError("a covariance is singular (a one-colour image); use eps > 0") from None
+    out = ((x - mean_s) @ transform.T + mean_r).reshape(src.shape)
+    if clip:
+        out = np.clip(out, 0.0, 1.0)
+    dtype = tf.float64 if getattr(source, "dtype", None) in (np.float64, tf.float64) else tf.float32
+    return tf.constant(out, dtype)
+
+
+def _non_negative(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+# --- several styles --------------------------------------------------------------------------
+
+def blend_weights(style_blend, count: int) -> list[float]:
+    """Validated blend weights for ``count`` styles, normalized to sum 1 (``None``: equal)."""
+    if style_blend is None:
+        return [1.0 / count] * count
+    try:
+        weights = [float(w) for w in style_blend]
+    except (TypeError, ValueError):
+        raise ValueError(f"style_blend must be a list of numbers, one per style, got {style_blend!r}") from None
+    if len(weights) != count:
+        raise ValueError(f"style_blend has {len(weights)} weight(s) for {count} style image(s)")
+    if any(not math.isfinite(w) or w < 0 for w in weights):
+        raise ValueError(f"style_blend weights must be finite numbers >= 0, got {weights}")
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError(f"style_blend weights sum to 0, got {weights}")
+    return [w / total for w in weights]
+
+
+# --- brush size ------------------------------------------------------------------------------
+
+def scale_style(style_image, content_long_side: int, style_scale: float, min_side: int = 1):
+    """The style image resized so that its long side is ``style_scale * content_long_side``.
+
+    That is: first set the style's long side equal to the content's, then multiply its size by
+    ``style_scale``. The network's filters have a fixed size in pixels, so a smaller style image
+    (0.5) makes its strokes and motifs smaller relative to the content (finer texture), a larger
+    one (2.0) makes them bigger. The aspect ratio is kept; sides are at least ``min_side`` px.
+    """
+    height, width = int(style_image.shape[1]), int(style_image.shape[2])
+    factor = style_scale * content_long_side / max(height, width)
+    size = (max(min_side, round(height * factor)), max(min_side, round(width * factor)))
+    return tf.clip_by_value(tf.image.resize(style_image, size, antialias=True), 0.0, 1.0)
+
+
+# --- regions ---------------------------------------------------------------------------------
+
+def load_mask(path: str | os.PathLike) -> np.ndarray:
+    """A mask from an image file (white = 1, black = 0): the channel mean, float32 [H, W]."""
+    from .images import load_image
+
+    return np.asarray(load_image(path))[0].mean(-1).astype(np.float32)
+
+
+def threshold_mask(image, threshold: float = 0.5, channel="luminance", above: bool = True) -> np.ndarray:
+    """1 where ``channel`` of ``image`` is above ``threshold`` (below, with ``above=False``), else 0.
+
+    ``channel``: "luminance" (YIQ's Y), "r", "g", "b" or 0, 1, 2. Returns float32 [H, W].
+    """
+    rgb = np.asarray(image, np.float32)
+    rgb = rgb[0] if rgb.ndim == 4 else rgb
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"threshold_mask expects an RGB image [1, H, W, 3] or [H, W, 3], got {rgb.shape}")
+    index = {"r": 0, "g": 1, "b": 2}.get(channel, channel)
+    if channel == "luminance":
+        values = rgb @ YIQ_FROM_RGB[0].astype(np.float32)
+    elif index in (0, 1, 2) and not isinstance(index, bool):
+        values = rgb[..., index]
+    else:
+        raise ValueError(f"channel must be 'luminance', 'r', 'g', 'b' or 0-2, got {channel!r}")
+    return ((values > threshold) if above else (values <= threshold)).astype(np.float32)
+
+
+def as_mask(mask, content_shape, name: str = "mask") -> np.ndarray:
+    """Check one region mask and return it as float32 [H, W] in [0, 1].
+
+    Accepts a file path, or an array [H, W], [H, W, 1], [1, H, W, 1], or RGB [(1,) H, W, 3]
+    (channel mean). Any size, as long as its aspect ratio is the content's (within 5%): it is
+    resized to each layer. Raises ``ValueError`` naming the mask and the cause.
+    """
+    if isinstance(mask, (str, bytes)) or hasattr(mask, "__fspath__"):
+        mask = load_mask(mask)
+    try:
+        array = np.asarray(mask, np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not an array of numbers") from None
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 3 and array.shape[-1] in (1, 3):
+        array = array.mean(-1)
+    elif array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise ValueError(f"{name}: a mask must be one 2-D array [H, W] (or [1, H, W, 1]), got shape "
+                         f"{np.shape(mask)}")
+    if not np.all(np.isfinite(array)) or array.min() < -1e-6 or array.max() > 1 + 1e-6:
+        raise ValueError(f"{name}: mask values must be finite and in [0, 1]")
+    height, width = int(content_shape[1]), int(content_shape[2])
+    ratio, content_ratio = array.shape[1] / array.shape[0], width / height
+    if abs(ratio / content_ratio - 1) > 0.05:
+        raise ValueError(f"{name}: the mask is {array.shape[1]}x{array.shape[0]} px but the content is "
+                         f"{width}x{height}: a mask may have any size but must have the content's "
+                         f"aspect ratio ({ratio:.2f} vs {content_ratio:.2f})")
+    return np.clip(array, 0.0, 1.0)
+
+
+def resize_mask(mask, size) -> tf.Tensor:
+    """A [H, W] mask resized to a layer's ``size`` (h, w): [1, h, w, 1] float32 (area-averaged)."""
+    mask = tf.convert_to_tensor(np.asarray(mask, np.float32)[np.newaxis, ..., np.newaxis])
+    return tf.clip_by_value(tf.image.resize(mask, size, method="bilinear", antialias=True), 0.0, 1.0)
+
+
+def guided_gram_matrix(features, mask) -> tf.Tensor:
+    """The Gram matrix of one region (Gatys 2017 §4): features [B, h, w, C] multiplied by the mask
+    [1, h, w, 1] (already at the layer's size), then Gram, normalized by the sum of mask**2.
+
+    For a 0/1 mask that sum is the number of positions in the region, so this is exactly the
+    ``gram_matrix`` of the region's features alone; an all-ones mask gives ``gram_matrix(F)``
+    and an all-zeros mask gives zeros.
+    """
+    features = _accumulation_dtype(features)
+    mask = tf.cast(mask, features.dtype)
+    masked = features * mask
+    gram = tf.einsum("bhwc,bhwd->bcd", masked, masked)
+    return tf.math.divide_no_nan(gram, tf.reduce_sum(tf.square(mask)))
+
+
+@dataclass
+class StyleTerm:
+    """One style term of the objective: weight * sum_l w_l * coverage_l * mean((G_l - A_l)**2).
+
+    ``targets``: {layer: A_l [1, C, C]}. ``masks``: None (the whole image, coverage 1, G = Gram)
+    or {layer: [1, h, w, 1]} (G = guided Gram; coverage = the mask's mean, so a region's pixels
+    get the same push per pixel as an unmasked style, and an empty region contributes nothing).
+    """
+
+    weight: float
+    targets: dict
+    masks: dict | None = None
+
+
+def term_layer_losses(features, term: StyleTerm) -> dict:
+    """Unweighted per-layer losses of one ``StyleTerm`` (coverage included, ``weight`` not)."""
+    losses = {}
+    for name, target in term.targets.items():
+        if term.masks is None:
+            gram, coverage = gram_matrix(features[name]), None
+        else:
+            mask = term.masks[name]
+            gram, coverage = guided_gram_matrix(features[name], mask), tf.reduce_mean(mask)
+        loss = tf.reduce_mean(tf.square(gram - tf.cast(target, gram.dtype)))
+        losses[name] = loss if coverage is None else tf.cast(coverage, loss.dtype) * loss
+    return losses
+
+
+# --- the objective's style terms (used by optimize.stylize) -------------------------------
+
+@dataclass
+class Region:
+    """One region of ``stylize(masks=...)``: its mask, its style (index or None) and weight."""
+
+    mask: np.ndarray  # [H, W] float32 in [0, 1]
+    style: int | None
+    weight: float
+
+
+def check_regions(masks, mask_styles, mask_weights, num_styles, content_shape):
+    """Check ``masks``/``mask_styles``/``mask_weights`` before any work; None without masks."""
+    if masks is None:
+        if mask_styles is not None or mask_weights is not None:
+            raise ValueError("mask_styles and mask_weights need masks")
+        return None
+    if isinstance(masks, (str, bytes)) or hasattr(masks, "__fspath__") or not isinstance(masks, (list, tuple)):
+        raise ValueError("masks must be a list with one mask per region, e.g. masks=[sky, 1 - sky]")
+    if not masks:
+        raise ValueError("masks is an empty list; give one mask per region (or masks=None)")
+    arrays = [as_mask(m, content_shape, f"masks[{i}]") for i, m in enumerate(masks)]
+    if mask_styles is None:
+        if len(masks) != num_styles and num_styles != 1:
+            raise ValueError(f"{len(masks)} masks for {num_styles} styles: say which style each region "
+                             f"gets with mask_styles (an index per mask, or None for no style)")
+        mask_styles = list(range(num_styles)) if len(masks) == num_styles else [0] * len(masks)
+    mask_styles = list(mask_styles)
+    if len(mask_styles) != len(masks):
+        raise ValueError(f"mask_styles has {len(mask_styles)} entries for {len(masks)} masks")
+    for index in mask_styles:
+        if index is not None and (isinstance(index, bool) or not isinstance(index, (int, np.integer))
+                                  or not 0 <= index < num_styles):
+            raise ValueError(f"mask_styles entries must be None or a style index 0..{num_styles - 1}, "
+                             f"got {index!r}")
+    if all(index is None for index in mask_styles):
+        raise ValueError("every region has mask_styles None: no style to transfer")
+    weights = [1.0] * len(masks) if mask_weights is None else list(mask_weights)
+    if len(weights) != len(masks):
+        raise ValueError(f"mask_weights has {len(weights)} entries for {len(masks)} masks")
+    weights = [_non_negative(f"mask_weights[{i}]", w) for i, w in enumerate(weights)]
+    return [Region(m, None if s is None else int(s), w) for m, s, w in zip(arrays, mask_styles, weights)]
+
+
+def style_terms(extractor, styles, content_features, layers, blend, blend_mode, regions, strength):
+    """The objective's style terms: blended Gram targets, blended losses, or one term per region.
+
+    ``strength`` < 1 moves each target towards the content's own (guided) Gram matrix."""
+    used = (sorted({r.style for r in regions if r.style is not None}) if regions
+            else [i for i, w in enumerate(blend) if w > 0])
+    grams = {}
+    for i in used:
+        features = extractor(styles[i])
+        grams[i] = {n: gram_matrix(features[n]) for n in layers}
+
+    def toward_content(target, content_gram):
+        return target if strength == 1.0 else (1.0 - strength) * content_gram + strength * target
+
+    if regions is None:
+        content_grams = {n: gram_matrix(content_features[n]) if strength < 1 else None for n in layers}
+        if blend_mode == "loss":
+            return [StyleTerm(blend[i], {n: toward_content(grams[i][n], content_grams[n]) for n in layers})
+                    for i in used]
+        blended = {n: grams[used[0]][n] if len(used) == 1 else tf.add_n([blend[i] * grams[i][n] for i in used])
+                   for n in layers}
+        return [StyleTerm(1.0, {n: toward_content(blended[n], content_grams[n]) for n in layers})]
+    terms = []
+    for region in regions:
+        if region.style is None:
+            continue
+        layer_masks = {n: resize_mask(region.mask, content_features[n].shape[1:3]) for n in layers}
+        targets = {n: toward_content(grams[region.style][n],
+                                     guided_gram_matrix(content_features[n], layer_masks[n]))
+                   for n in layers}
+        terms.append(StyleTerm(region.weight, targets, layer_masks))
+    return terms
