@@ -29,8 +29,9 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-_SUBMODULES = {"cli", "config", "controls", "data", "fast", "features", "images", "lbfgs", "litert", "losses",
-               "objective", "optimize", "plotting", "precision", "resources", "video"}
+_SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "fast",
+               "features", "images", "lbfgs", "litert", "losses", "objective", "optimize", "plotting",
+               "precision", "progress", "resources", "scales", "video"}
 
 
 def __getattr__(name):

@@ -7,87 +7,15 @@ stderr and exit with status 2: no traceback, no output file, and never an input 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from .cli_args import (EXIT_USAGE, UsageError, _check_output, _image_size, _image_source, _mask_styles,
+                       _non_negative, _Parser, _positive_float, _positive_int, _strength)
+from .cli_fast import add_fast_commands, cmd_fast, cmd_video
+
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not usage + error
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-class UsageError(ValueError):
-    """A command-line mistake found before any work."""
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
-
-
-def _image_size(text: str) -> int:
-    value = _positive_int(text)
-    if value < 32:
-        raise argparse.ArgumentTypeError(f"{text!r} is too small: VGG needs at least 32 px")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
-
-
-def _mask_styles(texts, count: int, masks: int):
-    if texts is None:
-        return None
-    if not masks:
-        raise UsageError("--mask-styles needs --mask")
-    styles = []
-    for text in texts:
-        if text.lower() == "none":
-            styles.append(None)
-            continue
-        try:
-            styles.append(int(text))
-        except ValueError:
-            raise UsageError(f"--mask-styles: {text!r} is not a style index or 'none'") from None
-        if not 0 <= styles[-1] < count:
-            raise UsageError(f"--mask-styles: {text} is not a style index 0..{count - 1}")
-    if len(styles) != masks:
-        raise UsageError(f"--mask-styles has {len(styles)} entries for {masks} --mask file(s)")
-    return styles
-
-
-def _image_source(text: str) -> Path:
-    """A file path, or the name of a course image (see ``python -m nst_tf images``)."""
-    from .data import course_images, course_image
-
-    path = Path(text).expanduser()
-    if not path.exists() and text in course_images():
-        return course_image(text)
-    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("images", help="list the course images (name, role, license)")
-    _add_fast_commands(sub)
+    add_fast_commands(sub)
     return parser
 
 
@@ -181,17 +109,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strength", type=_strength, default=1.0,
                    help="0 = the photo's own statistics, 1 = full style (default 1): each style target "
                         "is (1 - strength) * Gram(content) + strength * Gram(style)")
-
-
-def _check_output(output: Path, inputs: list[Path]) -> None:
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"{output}: the output must end in .png or .jpg")
-    if output.is_dir():
-        raise UsageError(f"{output}: is a directory; give a file name such as {output / 'out.png'}")
-    resolved = output.resolve()
-    for source in inputs:
-        if source.exists() and source.resolve() == resolved:
-            raise UsageError(f"{output}: is an input image; refusing to overwrite it")
 
 
 def _warn_untrained(weights: str) -> None:
@@ -289,112 +206,6 @@ def cmd_images(args) -> int:
     for asset in list_assets():
         if asset.kind in ("content", "style"):
             print(f"{asset.name:34s} {asset.kind:8s} {asset.license}")
-    return 0
-
-
-def _strength(text: str) -> float:
-    value = _non_negative(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
-    return value
-
-
-def _add_fast_commands(sub) -> None:
-    """The feed-forward commands (taught in notebooks/07_fast_style_transfer)."""
-    fast = sub.add_parser("fast", help="feed-forward stylization (Magenta arbitrary style): one pass per image",
-                          description="Stylize CONTENT (or every image in --input-dir) with STYLE in one "
-                                      "forward pass of Magenta's arbitrary-style network.",
-                          epilog="Examples:\n  python -m nst_tf fast photo.jpg painting.jpg -o out.png --strength 0.6\n"
-                                 "  python -m nst_tf fast --style painting.jpg --input-dir photos --output-dir styled",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    fast.add_argument("content", nargs="?", help="content photo: a file or a course image name")
-    fast.add_argument("style", nargs="?", help="style painting: a file or a course image name")
-    fast.add_argument("-o", "--output", help="where to write the result (.png or .jpg)")
-    fast.add_argument("--style", dest="style_option", metavar="STYLE", help="the style (with --input-dir)")
-    fast.add_argument("--input-dir", help="stylize every image in this folder (non-images are skipped)")
-    fast.add_argument("--output-dir", help="folder for the results of --input-dir; existing ones are kept (resume)")
-    video = sub.add_parser("video", help="stylize a video frame by frame (OpenCV; no audio)",
-                           description="Stylize every frame of INPUT with STYLE; frame rate and size are kept.")
-    video.add_argument("input", help="the video (.mp4, .avi, ...)")
-    video.add_argument("style", help="style painting: a file or a course image name")
-    video.add_argument("-o", "--output", required=True, help="where to write the video (.mp4 or .avi)")
-    video.add_argument("--smoothing", type=_strength, default=0.0,
-                       help="blend each frame with the previous output, 0-0.9 (less flicker; default 0)")
-    for p in (fast, video):
-        p.add_argument("--strength", type=_strength, default=1.0, help="0 = content, 1 = full style (default 1)")
-        p.add_argument("--backend", choices=("tflite", "hub"), default="tflite",
-                       help="tflite (default: the fast CPU path, hash-checked files) or hub (TF Hub model, "
-                            "downloaded once; $NST_HUB_MODEL overrides the handle)")
-        p.add_argument("--precision", choices=("f16", "int8"), default="f16",
-                       help="TF Lite transfer network: f16 (default) or int8 (faster, slightly coarser)")
-        p.add_argument("--max-dim", type=_image_size, default=1024 if p is fast else None,
-                       help="shrink inputs whose long side is larger (fast default 1024; video: keep size)")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _fast_style(args, style_text):
-    from .images import load_image
-
-    style_path = _image_source(style_text)
-    return style_path, load_image(style_path)
-
-
-def cmd_fast(args) -> int:
-    from .fast import fast_stylize, load_backend
-    from .images import load_image, resize_image, save_image
-    from .video import stylize_folder
-
-    if args.input_dir:
-        if args.content and args.style:
-            raise UsageError("give either CONTENT STYLE -o OUT or --style with --input-dir, not both")
-        style_text = args.style_option or args.content
-        if not style_text or not args.output_dir:
-            raise UsageError("--input-dir needs --style STYLE and --output-dir OUT")
-        style_path, style = _fast_style(args, style_text)
-        model = load_backend(args.backend, args.precision)
-        report = stylize_folder(args.input_dir, args.output_dir, style, model, strength=args.strength,
-                                max_dim=args.max_dim, progress=not args.no_progress)
-        print(f"wrote {len(report['written'])} image(s) to {args.output_dir}"
-              + (f"; {len(report['done_before'])} already done" if report["done_before"] else ""))
-        for name, why in report["skipped"]:
-            print(f"skipped {name}: {why}")
-        return 0
-    style_text = args.style or args.style_option
-    if not args.content or not style_text or not args.output:
-        raise UsageError("fast needs CONTENT STYLE -o OUT (or --style, --input-dir and --output-dir)")
-    content_path = _image_source(args.content)
-    output = Path(args.output).expanduser()
-    _check_output(output, [content_path, _image_source(style_text)])
-    content = load_image(content_path)
-    if args.max_dim and max(content.shape[1:3]) > args.max_dim:
-        content = resize_image(content, args.max_dim)
-    _, style = _fast_style(args, style_text)
-    model = load_backend(args.backend, args.precision)
-    save_image(fast_stylize(content, style, model, strength=args.strength), output)
-    print(f"wrote {output} ({content.shape[2]}x{content.shape[1]} px, {args.backend} backend)")
-    return 0
-
-
-def cmd_video(args) -> int:
-    from .fast import load_backend
-    from .video import stylize_video
-
-    output = Path(args.output).expanduser()
-    source = Path(args.input).expanduser()
-    if source.exists() and output.exists() and source.resolve() == output.resolve():
-        raise UsageError(f"{output}: is the input video; refusing to overwrite it")
-    if args.smoothing >= 1:
-        raise UsageError(f"--smoothing must be below 1, got {args.smoothing}")
-    if not source.is_file():
-        raise UsageError(f"{source}: no such file" if not source.exists() else f"{source}: is not a file")
-    if output.suffix.lower() not in (".mp4", ".avi", ".m4v", ".mov"):
-        raise UsageError(f"{output}: the output must end in .mp4 or .avi")
-    _, style = _fast_style(args, args.style)
-    model = load_backend(args.backend, args.precision)
-    stats = stylize_video(source, style, output, model, strength=args.strength, max_dim=args.max_dim,
-                          smoothing=args.smoothing, progress=not args.no_progress)
-    print(f"wrote {output} ({stats['frames']} frames, {stats['size'][0]}x{stats['size'][1]} px, "
-          f"{stats['fps']:.3g} fps; stylized at {stats['frames_per_second']:.1f} frames/s)")
     return 0
 
 

@@ -11,31 +11,18 @@ content_weight * content + style_weight * style + tv_weight * TV, with pixels ke
 from __future__ import annotations
 
 import functools
-import math
-import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import tensorflow as tf
 
-from . import config, controls
-from .features import DEFAULT_LAYERS, FeatureExtractor
+from . import color, controls
+from .arguments import INITS, NETWORK_DEFAULTS, OPTIMIZERS, validated  # noqa: F401 (public here)
+from .features import FeatureExtractor
 from .lbfgs import lbfgs_minimize
-from .losses import gram_matrix
 from .objective import make_objective
-from .precision import resolve_precision
+from .progress import LOSS_KEYS, Recorder
 from .resources import check_memory
-
-# Loss weights per network, in the course's convention (losses are means; see losses.py).
-# VGG: the TF tutorial's 1e4 / 1e-2 are already in this convention; its tv_weight of 30 on a
-# *summed* TV at 512x384x3 is 30 * 589,824 ~ 1.8e7 here (worked out in notebooks/03).
-# SqueezeNet: tuned on the course images at 256-512 px (notebooks/05).
-NETWORK_DEFAULTS = {
-    "vgg19": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
-    "vgg16": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
-    "squeezenet": dict(content_weight=1.0, style_weight=1e-2, tv_weight=5e2),
-}
-INITS = ("content", "noise", "style")
+from .scales import content_at_scale, styles_at_scale
 
 
 class _NoRetracingNoise:
@@ -48,8 +35,6 @@ class _NoRetracingNoise:
 
 
 tf.get_logger().addFilter(_NoRetracingNoise())
-OPTIMIZERS = ("adam", "lbfgs")
-_KEYS = ("total", "content", "style", "tv")
 
 
 @dataclass
@@ -61,6 +46,7 @@ class StylizeResult:
     settings: dict = field(default_factory=dict)
     feature_weights: str = "imagenet"  # "imagenet", "random" or a weights file path
     trace_count: int = 0  # traces of the compiled function per image size: 1 means compiled once
+    final_step: int | None = None  # the history step that ``final`` reads; None: the last
 
     @property
     def untrained(self) -> bool:
@@ -69,30 +55,17 @@ class StylizeResult:
 
     @property
     def final(self) -> dict[str, float]:
-        return {k: self.history[k][-1] for k in _KEYS}
+        """The losses of the returned ``image`` (of the optimized tensor, before any colour control
+        recombines it), from ``history`` at ``final_step``.
 
-
-def _as_image(image, name: str) -> tf.Tensor:
-    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
-        from .images import load_image
-
-        image = load_image(image)
-    image = tf.convert_to_tensor(image, tf.float32)
-    if image.shape.rank == 3:
-        image = image[tf.newaxis]
-    if image.shape.rank != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
-        raise ValueError(f"{name} must be one RGB image [1, H, W, 3], got shape {image.shape}")
-    return image
-
-
-def _check_weight(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+        Adam: the last step's losses, measured just before that step's update. L-BFGS: ``history``
+        has every loss evaluation, including line-search trials that were rejected, and ``image`` is
+        the last accepted point, so ``final`` is that point's evaluation rather than the last one.
+        Accepted points decrease monotonically and rejected trials are normally higher, so this is
+        the lowest total of the (last) scale.
+        """
+        index = -1 if self.final_step is None else self.final_step - 1
+        return {k: self.history[k][index] for k in LOSS_KEYS}
 
 
 def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init: str, seed: int) -> tf.Tensor:
@@ -147,65 +120,6 @@ def keras_schedule(learning_rate: float, lr_decay: float, every: int):
 
     return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
                                                        decay_rate=lr_decay, staircase=True)
-
-
-def _scaled(image: tf.Tensor, long_side: int) -> tf.Tensor:
-    height, width = int(image.shape[1]), int(image.shape[2])
-    factor = long_side / max(height, width)
-    size = (max(1, round(height * factor)), max(1, round(width * factor)))
-    return tf.clip_by_value(tf.image.resize(image, size, antialias=True), 0.0, 1.0)
-
-
-class _Recorder:
-    """Collects the history, drives the progress bar and the callback; False means stop."""
-
-    def __init__(self, total_steps, style_layers, progress, callback, callback_every, estimate):
-        from tqdm.auto import tqdm
-
-        self.history = {k: [] for k in ("step", *_KEYS, "seconds", "scale")}
-        self.history["style_layers"] = {n: [] for n in style_layers}
-        self.total_steps, self.callback, self.every = total_steps, callback, callback_every
-        self.estimate = estimate and progress
-        self.bar = tqdm(total=total_steps, disable=not progress, desc="stylize", unit="step",
-                        mininterval=1.0)
-        self.start = time.perf_counter()
-        self.view = None  # optimized tensor -> the RGB image a callback sees (colour controls)
-
-    def __call__(self, image, losses, scale) -> bool:
-        h = self.history
-        i = len(h["step"]) + 1
-        h["step"].append(i)
-        for key in _KEYS:
-            h[key].append(float(losses[key]))
-        for name, value in losses["style_layers"].items():
-            h["style_layers"][name].append(float(value))
-        h["seconds"].append(time.perf_counter() - self.start)
-        h["scale"].append(scale)
-        if not math.isfinite(h["total"][-1]):
-            self.bar.close()
-            raise FloatingPointError(f"the loss became {h['total'][-1]} at step {i}; "
-                                     "lower learning_rate or the loss weights")
-        if self.estimate and i == 3 and self.total_steps > 3:  # steps 1-2 include tracing
-            per_step = h["seconds"][2] - h["seconds"][1]
-            self.bar.write(f"estimate: ~{per_step * self.total_steps:.0f} s for {self.total_steps} "
-                           f"steps ({per_step * 1000:.0f} ms per step measured)")
-        self.bar.update(1)
-        if i % 10 == 0 or i == self.total_steps:
-            self.bar.set_postfix(loss=f"{h['total'][-1]:.4g}", refresh=False)
-        if self.callback is not None and ((self.every and i % self.every == 0) or i == self.total_steps):
-            shown = tf.identity(image) if self.view is None else self.view(image)
-            return self.callback(i, shown, {k: h[k][-1] for k in _KEYS}) is not False
-        return True
-
-
-def _validate_steps(num_steps, scales):
-    counts = num_steps if isinstance(num_steps, (list, tuple)) else [num_steps] * len(scales)
-    if len(counts) != len(scales):
-        raise ValueError(f"num_steps has {len(counts)} entries for {len(scales)} scales")
-    for n in counts:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"num_steps must be an integer >= 1 (or one per scale), got {num_steps!r}")
-    return [int(n) for n in counts]
 
 
 def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19",
@@ -265,187 +179,98 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
 
     Taught in notebooks/04_optimizing_pixels and notebooks/06_speed_and_scale.
     """
-    if num_steps is None:
-        num_steps = config.settings().num_steps
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    network = extractor.network if extractor is not None else network
-    if network not in NETWORK_DEFAULTS:
-        raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORK_DEFAULTS)}")
-    defaults = NETWORK_DEFAULTS[network]
-    content_weight = _check_weight("content_weight", defaults["content_weight"] if content_weight is None else content_weight)
-    style_weight = _check_weight("style_weight", defaults["style_weight"] if style_weight is None else style_weight)
-    tv_weight = _check_weight("tv_weight", defaults["tv_weight"] if tv_weight is None else tv_weight)
-    learning_rate = _check_weight("learning_rate", learning_rate)
-    if learning_rate == 0:
-        raise ValueError("learning_rate must be > 0")
-    lr_decay = _check_weight("lr_decay", lr_decay)
-    if not 0 < lr_decay <= 1:
-        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
-    if tv_kind not in ("l1", "l2"):
-        raise ValueError(f"tv_kind must be 'l1' or 'l2', got {tv_kind!r}")
-    if callback_every is not None and (not isinstance(callback_every, int) or callback_every < 1):
-        raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
-    precision = extractor.precision if extractor is not None else resolve_precision(precision)
-    if scales is not None:
-        scales = list(scales)
-        if not scales or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 32 for s in scales):
-            raise ValueError(f"scales must be long sides in px, each >= 32, got {scales!r}")
-        if scales != sorted(scales):
-            raise ValueError(f"scales must grow from coarse to fine, got {scales!r}")
-    default_content, default_style = DEFAULT_LAYERS[network]
-    if extractor is not None:
-        default_content = extractor.content_layers or default_content
-        default_style = extractor.style_layers or default_style
-    content_layers = list(content_layers or default_content)
-    style_layers = list(style_layers or default_style)
-    if style_layer_weights is not None:
-        unknown = set(style_layer_weights) - set(style_layers)
-        missing = set(style_layers) - set(style_layer_weights)
-        if unknown or missing:
-            raise ValueError(f"style_layer_weights must have one weight per style layer "
-                             f"{style_layers}; unknown {sorted(unknown)}, missing {sorted(missing)}")
-        style_layer_weights = {n: _check_weight(f"style_layer_weights[{n!r}]", w)
-                               for n, w in style_layer_weights.items()}
-    content_image = _as_image(content_image, "content_image")
-    several = isinstance(style_image, (list, tuple))
-    if several and not style_image:
-        raise ValueError("style_image is an empty list; give at least one style image")
-    styles = ([_as_image(s, f"style_image[{i}]") for i, s in enumerate(style_image)] if several
-              else [_as_image(style_image, "style_image")])
-    sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
-    steps_per_scale = _validate_steps(num_steps, sizes)
-    if preserve_color not in (None, *controls.PRESERVE_COLOR):
-        raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
-                         f"got {preserve_color!r}")
-    if blend_mode not in controls.BLEND_MODES:
-        raise ValueError(f"blend_mode must be one of {', '.join(controls.BLEND_MODES)}, got {blend_mode!r}")
-    strength = _check_weight("strength", strength)
-    if strength > 1:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
-    if style_scale is not None:
-        style_scale = _check_weight("style_scale", style_scale)
-        if style_scale == 0:
-            raise ValueError("style_scale must be > 0 (0.5 = strokes half as large, 2 = twice as large)")
-        final_long = sizes[-1]
-        for i, s in enumerate(styles):
-            short = style_scale * final_long * min(s.shape[1:3]) / max(s.shape[1:3])
-            if round(short) < 32:
-                raise ValueError(f"style_scale {style_scale} makes style image {i} {round(short)} px on its "
-                                 f"short side at {final_long} px; at least 32 px are needed")
-    regions = controls.check_regions(masks, mask_styles, mask_weights, len(styles), content_image.shape)
-    if regions is not None and style_blend is not None:
-        raise ValueError("style_blend blends the styles over the whole image; with masks, each region "
-                         "names its own style in mask_styles")
-    blend = controls.blend_weights(style_blend, len(styles)) if regions is None else None
-
-    if extractor is None:
-        extractor = FeatureExtractor(style_layers, content_layers, network=network, pooling=pooling,
-                                     weights=weights, precision=precision)
-    else:
-        absent = set(style_layers + content_layers) - set(extractor.layers)
-        if absent:
-            raise ValueError(f"the extractor does not compute layer(s) {sorted(absent)}")
-    height, width = int(content_image.shape[1]), int(content_image.shape[2])
-    factor = sizes[-1] / max(height, width) if scales else 1.0
-    check_memory(network, round(height * factor), round(width * factor), extractor.deepest_layer, precision)
-
-    # Colour control before anything else: what the network sees as content and styles.
-    luminance = preserve_color == "luminance"
-    seen_content = content_image
-    if preserve_color == "histogram":
-        styles = [controls.match_color(s, content_image) for s in styles]
-    elif luminance:
-        content_y = controls.to_luminance(content_image)[0]
-        seen_content = _grey(content_y)
-        styles = [_grey(controls.match_luminance(controls.to_luminance(s)[0], content_y)) for s in styles]
-
-    recorder = _Recorder(sum(steps_per_scale), style_layers, progress, callback, callback_every, estimate)
+    run = validated(content_image, style_image, num_steps=num_steps, network=network,
+                    content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+                    tv_kind=tv_kind, content_layers=content_layers, style_layers=style_layers,
+                    style_layer_weights=style_layer_weights, init=init, optimizer=optimizer,
+                    learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
+                    precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
+                    callback_every=callback_every, extractor=extractor, preserve_color=preserve_color,
+                    style_blend=style_blend, blend_mode=blend_mode, masks=masks, mask_styles=mask_styles,
+                    mask_weights=mask_weights, style_scale=style_scale, strength=strength)
+    extractor = _extractor_for(run, extractor, pooling=pooling, weights=weights)
+    seen_content, seen_styles = color.seen_by_network(run.content_image, run.styles, run.preserve_color)
+    recorder = Recorder(sum(run.steps_per_scale), run.style_layers, progress, callback, callback_every, estimate)
     image, traces, style_sizes = None, [], []
-    for size, steps in zip(sizes, steps_per_scale):
-        content = _scaled(seen_content, size) if scales else seen_content
-        if style_scale is not None:
-            scaled_styles = [_style_at_scale(s, max(content.shape[1:3]), style_scale) for s in styles]
-        elif scales:
-            scaled_styles = [_scaled(s, max(32, round(max(s.shape[1:3]) * size / sizes[-1]))) for s in styles]
-        else:
-            scaled_styles = styles
-        style_sizes.append([tuple(int(d) for d in s.shape[1:3]) for s in scaled_styles])
-        start = (initial_image(content, scaled_styles[0], init, seed) if image is None
-                 else tf.image.resize(image, content.shape[1:3], method="bicubic"))
-        if luminance and image is None:
-            start = start[..., :1]  # the optimized tensor is the luminance channel alone
-        content_features = extractor(content)
-        terms = controls.style_terms(extractor, scaled_styles, content_features, style_layers, blend,
-                                     blend_mode, regions, strength)
-        plain = len(terms) == 1 and terms[0].weight == 1.0 and terms[0].masks is None
-        if preserve_color in ("luminance", "luma-swap"):
-            chroma = controls.to_luminance(_scaled(content_image, size) if scales else content_image)[1]
-            recorder.view = functools.partial(_recombine, chroma=chroma, swap=not luminance)
-        objective = make_objective(
-            extractor, start.shape, content_targets={n: content_features[n] for n in content_layers},
-            style_targets=terms[0].targets if plain else None, style_terms=None if plain else terms,
-            content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-            tv_kind=tv_kind, style_layer_weights=style_layer_weights, jit_compile=jit_compile,
-            image_transform=_grey if luminance else None)
-        run = _run_lbfgs if optimizer == "lbfgs" else _run_adam
-        image, stopped = run(objective, tf.clip_by_value(start, 0.0, 1.0), steps, recorder, size,
-                             learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
-                             jit_compile=jit_compile)
+    for size, steps in zip(run.sizes, run.steps_per_scale):
+        content = content_at_scale(seen_content, size, run.scales)
+        styles = styles_at_scale(seen_styles, size, content_long_side=max(content.shape[1:3]),
+                                 scales=run.scales, style_scale=run.style_scale)
+        style_sizes.append([tuple(int(d) for d in s.shape[1:3]) for s in styles])
+        start = _starting_image(run, content, styles[0], previous=image)
+        if run.preserve_color in ("luminance", "luma-swap"):
+            chroma = color.to_luminance(content_at_scale(run.content_image, size, run.scales))[1]
+            recorder.view = functools.partial(color.recombine, chroma=chroma,
+                                              swap=run.preserve_color == "luma-swap")
+        objective = _objective(run, extractor, content, styles, start.shape)
+        minimize = _run_lbfgs if run.optimizer == "lbfgs" else _run_adam
+        image, stopped = minimize(objective, start, steps, recorder, size, run)
         traces.append(objective.experimental_get_tracing_count())
         if stopped:
             break
     recorder.bar.close()
     if recorder.view is not None:
         image = recorder.view(image)
-    settings = dict(network=extractor.network, pooling=extractor.pooling, num_steps=num_steps,
-                    content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-                    tv_kind=tv_kind, content_layers=content_layers, style_layers=style_layers,
-                    style_layer_weights=style_layer_weights, init=init, optimizer=optimizer,
-                    learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
-                    precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
-                    preserve_color=preserve_color, style_blend=blend, blend_mode=blend_mode,
-                    mask_styles=[r.style for r in regions] if regions else None,
-                    mask_weights=[r.weight for r in regions] if regions else None,
-                    style_scale=style_scale, strength=strength, style_sizes=style_sizes)
-    return StylizeResult(image=tf.convert_to_tensor(image), history=recorder.history, settings=settings,
-                         feature_weights=extractor.weights, trace_count=max(traces))
+    return StylizeResult(image=tf.convert_to_tensor(image), history=recorder.history,
+                         settings=run.as_dict(pooling=extractor.pooling, style_sizes=style_sizes),
+                         feature_weights=extractor.weights, trace_count=max(traces),
+                         final_step=recorder.returned)
 
 
-def _grey(luminance: tf.Tensor) -> tf.Tensor:
-    """One luminance channel [1, H, W, 1] repeated to the RGB image the network sees."""
-    return tf.tile(luminance, [1, 1, 1, 3])
+def _extractor_for(run, extractor, *, pooling, weights) -> FeatureExtractor:
+    """The given extractor if it computes every layer, else a new one; then the memory check,
+    so that a size that cannot fit fails before the first step."""
+    if extractor is None:
+        extractor = FeatureExtractor(run.style_layers, run.content_layers, network=run.network, pooling=pooling,
+                                     weights=weights, precision=run.precision)
+    else:
+        absent = set(run.style_layers + run.content_layers) - set(extractor.layers)
+        if absent:
+            raise ValueError(f"the extractor does not compute layer(s) {sorted(absent)}")
+    height, width = int(run.content_image.shape[1]), int(run.content_image.shape[2])
+    factor = run.sizes[-1] / max(height, width) if run.scales else 1.0
+    check_memory(run.network, round(height * factor), round(width * factor), extractor.deepest_layer,
+                 run.precision)
+    return extractor
 
 
-def _recombine(image: tf.Tensor, *, chroma: tf.Tensor, swap: bool) -> tf.Tensor:
-    """The optimized luminance (or, ``swap``, the luminance of an RGB result) with the content's
-    chroma, clipped to [0, 1]."""
-    luminance = controls.to_luminance(image)[0] if swap else tf.convert_to_tensor(image)
-    return tf.clip_by_value(controls.from_luminance(luminance, chroma), 0.0, 1.0)
+def _starting_image(run, content: tf.Tensor, style: tf.Tensor, previous) -> tf.Tensor:
+    """``initial_image`` at the first scale, the previous scale's result upsampled after that."""
+    if previous is not None:
+        start = tf.image.resize(previous, content.shape[1:3], method="bicubic")
+    else:
+        start = initial_image(content, style, run.init, run.seed)
+        if run.preserve_color == "luminance":
+            start = start[..., :1]  # the optimized tensor is the luminance channel alone
+    return tf.clip_by_value(start, 0.0, 1.0)
 
 
-def _style_at_scale(style: tf.Tensor, content_long_side: int, style_scale: float) -> tf.Tensor:
-    """``controls.scale_style``, kept >= 32 px on the short side at coarse scales (the final scale
-    was checked before any work)."""
-    height, width = int(style.shape[1]), int(style.shape[2])
-    long_side = max(style_scale * content_long_side, 32 * max(height, width) / min(height, width))
-    return controls.scale_style(style, long_side, 1.0)
+def _objective(run, extractor, content: tf.Tensor, styles: list, image_shape):
+    """The compiled loss and gradient of this scale: content targets, then the style terms."""
+    content_features = extractor(content)
+    terms = controls.style_terms(extractor, styles, content_features, run.style_layers, run.blend,
+                                 run.blend_mode, run.regions, run.strength)
+    # One whole-image term with weight 1 is the plain Gatys objective: give it as plain targets.
+    plain = len(terms) == 1 and terms[0].weight == 1.0 and terms[0].masks is None
+    return make_objective(
+        extractor, image_shape, content_targets={n: content_features[n] for n in run.content_layers},
+        style_targets=terms[0].targets if plain else None, style_terms=None if plain else terms,
+        content_weight=run.content_weight, style_weight=run.style_weight, tv_weight=run.tv_weight,
+        tv_kind=run.tv_kind, style_layer_weights=run.style_layer_weights, jit_compile=run.jit_compile,
+        image_transform=color.grey if run.preserve_color == "luminance" else None)
 
 
-def _run_adam(objective, start, steps, recorder, size, *, learning_rate, lr_decay, lr_decay_every,
-              jit_compile):
+def _run_adam(objective, start, steps, recorder, size, run):
     import keras
 
     image = tf.Variable(start, name="image")
     # A fresh optimizer per run (and per scale): a Keras 3 optimizer refuses variables it was
     # not built with. Building it now creates its slots, so the step traces only once.
-    adam = keras.optimizers.Adam(learning_rate=keras_schedule(learning_rate, lr_decay, lr_decay_every),
+    adam = keras.optimizers.Adam(learning_rate=keras_schedule(run.learning_rate, run.lr_decay, run.lr_decay_every),
                                  beta_1=0.99, epsilon=1e-1)
     adam.build([image])
     step = make_step(None, image, adam, content_targets=None, style_targets=None, content_weight=0,
-                     style_weight=0, tv_weight=0, jit_compile=jit_compile, objective=objective)
+                     style_weight=0, tv_weight=0, jit_compile=run.jit_compile, objective=objective)
     for _ in range(steps):
         losses = step()
         if not recorder(image, losses, size):
@@ -453,18 +278,24 @@ def _run_adam(objective, start, steps, recorder, size, *, learning_rate, lr_deca
     return tf.convert_to_tensor(image), False
 
 
-def _run_lbfgs(objective, start, steps, recorder, size, **_):
+def _run_lbfgs(objective, start, steps, recorder, size, run):
     stopped = []
+    # The history also holds rejected line-search trials, so its last entry need not describe the
+    # point lbfgs_minimize returns. That point is one of the evaluated tensors and stays alive
+    # from its evaluation on, so no later tensor can reuse its id: id -> history step finds it.
+    step_of = {}
 
     def value_and_gradient(x):
         losses, gradient = objective(x)
         return losses["total"], gradient, losses
 
     def on_evaluation(evaluation, x, value, losses):
-        if not recorder(x, losses, size):
+        going_on = recorder(x, losses, size)
+        step_of[id(x)] = len(recorder.history["step"])
+        if not going_on:
             stopped.append(True)
-            return False
-        return True
+        return going_on
 
     image, _, _ = lbfgs_minimize(value_and_gradient, start, max_evaluations=steps, callback=on_evaluation)
+    recorder.returned = step_of[id(image)]
     return image, bool(stopped)

@@ -163,3 +163,30 @@ def test_compiled_two_loop_equals_the_readable_one():
     compiled = _two_loop(g, tf.stack(pad + s), tf.stack(pad + y),
                          tf.constant([0.0, 0.0] + [float(r) for r in rho], tf.float64), tf.constant(3)).numpy()
     np.testing.assert_allclose(compiled, readable, rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_final_describes_the_returned_image(random_vgg19):
+    """The history keeps every L-BFGS evaluation, rejected line-search trials included; ``final``
+    is the losses of the returned image: the lowest total, not necessarily the last entry."""
+    rng = np.random.default_rng(7)
+    content = tf.constant(rng.uniform(size=(1, 40, 48, 3)), tf.float32)
+    style = tf.constant(rng.uniform(size=(1, 40, 40, 3)) ** 3, tf.float32)
+    weights = dict(content_weight=1.0, style_weight=1.0, tv_weight=1.0)  # a strong style: trials get rejected
+    kwargs = dict(optimizer="lbfgs", extractor=random_vgg19, progress=False, **weights)
+    totals = stylize(content, style, num_steps=40, **kwargs).history["total"]
+    rejected = [i + 1 for i in range(1, len(totals)) if totals[i] > totals[i - 1]]
+    assert rejected, "no rejected line-search trial to test with"
+    # Stopping at a rejected trial: the path up to there is the same, the last entry is not the image.
+    result = stylize(content, style, num_steps=rejected[0], **kwargs)
+    totals = result.history["total"]
+    assert totals[-1] > result.final["total"] == min(totals)
+    assert result.final_step == totals.index(min(totals)) + 1
+    f, s = random_vgg19(content), random_vgg19(style)
+    objective = make_objective(random_vgg19, content.shape,
+                               content_targets={n: f[n] for n in random_vgg19.content_layers},
+                               style_targets={n: gram_matrix(s[n]) for n in random_vgg19.style_layers},
+                               **weights)
+    losses, _ = objective(result.image)
+    for key in ("total", "content", "style", "tv"):
+        assert float(losses[key]) == pytest.approx(result.final[key], rel=1e-4, abs=1e-6), key
+    assert float(losses["total"]) < totals[-1]

@@ -1,0 +1,222 @@
+"""``stylize``'s arguments, checked before any work: defaults filled in, mistakes as ``ValueError``.
+
+Taught in notebooks/05_total_variation_and_full_recipe (the weights per network) and used by
+``optimize.stylize``, which re-exports ``NETWORK_DEFAULTS``, ``INITS`` and ``OPTIMIZERS``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from . import config, controls
+from .features import DEFAULT_LAYERS
+from .precision import resolve_precision
+
+# Loss weights per network, in the course's convention (losses are means; see losses.py).
+# VGG: the TF tutorial's 1e4 / 1e-2 are already in this convention; its tv_weight of 30 on a
+# *summed* TV at 512x384x3 is 30 * 589,824 ~ 1.8e7 here (worked out in notebooks/03).
+# SqueezeNet: tuned on the course images at 256-512 px (notebooks/05).
+NETWORK_DEFAULTS = {
+    "vgg19": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
+    "vgg16": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
+    "squeezenet": dict(content_weight=1.0, style_weight=1e-2, tv_weight=5e2),
+}
+INITS = ("content", "noise", "style")
+OPTIMIZERS = ("adam", "lbfgs")
+
+
+@dataclass
+class Settings:
+    """The checked arguments of one ``stylize`` run (images as [1, H, W, 3] float32 tensors)."""
+
+    content_image: tf.Tensor
+    styles: list  # one or more style images
+    network: str
+    precision: str
+    num_steps: object  # as given (int or one per scale); steps_per_scale is the checked list
+    steps_per_scale: list
+    sizes: list  # the long side of each scale; without scales, the content's own
+    scales: list | None
+    content_layers: list
+    style_layers: list
+    style_layer_weights: dict | None
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    tv_kind: str
+    init: str
+    optimizer: str
+    learning_rate: float
+    lr_decay: float
+    lr_decay_every: int
+    jit_compile: bool
+    seed: int
+    preserve_color: str | None
+    blend: list | None  # normalized style_blend; None with masks
+    blend_mode: str
+    regions: list | None  # controls.Region per mask
+    style_scale: float | None
+    strength: float
+
+    def as_dict(self, *, pooling: str, style_sizes: list) -> dict:
+        """``StylizeResult.settings``: the arguments as they were used."""
+        names = ("num_steps", "content_weight", "style_weight", "tv_weight", "tv_kind", "content_layers",
+                 "style_layers", "style_layer_weights", "init", "optimizer", "learning_rate", "lr_decay",
+                 "lr_decay_every", "precision", "jit_compile", "scales", "seed", "preserve_color")
+        regions = self.regions
+        return dict(network=self.network, pooling=pooling, **{n: getattr(self, n) for n in names},
+                    style_blend=self.blend, blend_mode=self.blend_mode,
+                    mask_styles=[r.style for r in regions] if regions else None,
+                    mask_weights=[r.weight for r in regions] if regions else None,
+                    style_scale=self.style_scale, strength=self.strength, style_sizes=style_sizes)
+
+
+def as_image(image, name: str) -> tf.Tensor:
+    """One RGB image [1, H, W, 3] float32 from a tensor, an array [(1,) H, W, 3] or a file path."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        from .images import load_image
+
+        image = load_image(image)
+    image = tf.convert_to_tensor(image, tf.float32)
+    if image.shape.rank == 3:
+        image = image[tf.newaxis]
+    if image.shape.rank != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
+        raise ValueError(f"{name} must be one RGB image [1, H, W, 3], got shape {image.shape}")
+    return image
+
+
+def check_weight(name: str, value) -> float:
+    """``value`` as a float, or ``ValueError`` unless it is a finite number >= 0."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def _steps_per_scale(num_steps, scales) -> list[int]:
+    counts = num_steps if isinstance(num_steps, (list, tuple)) else [num_steps] * len(scales)
+    if len(counts) != len(scales):
+        raise ValueError(f"num_steps has {len(counts)} entries for {len(scales)} scales")
+    for n in counts:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"num_steps must be an integer >= 1 (or one per scale), got {num_steps!r}")
+    return [int(n) for n in counts]
+
+
+def _scales(scales):
+    if scales is None:
+        return None
+    scales = list(scales)
+    if not scales or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 32 for s in scales):
+        raise ValueError(f"scales must be long sides in px, each >= 32, got {scales!r}")
+    if scales != sorted(scales):
+        raise ValueError(f"scales must grow from coarse to fine, got {scales!r}")
+    return scales
+
+
+def _layers(network, extractor, content_layers, style_layers, style_layer_weights):
+    default_content, default_style = DEFAULT_LAYERS[network]
+    if extractor is not None:
+        default_content = extractor.content_layers or default_content
+        default_style = extractor.style_layers or default_style
+    content_layers = list(content_layers or default_content)
+    style_layers = list(style_layers or default_style)
+    if style_layer_weights is not None:
+        unknown = set(style_layer_weights) - set(style_layers)
+        missing = set(style_layers) - set(style_layer_weights)
+        if unknown or missing:
+            raise ValueError(f"style_layer_weights must have one weight per style layer "
+                             f"{style_layers}; unknown {sorted(unknown)}, missing {sorted(missing)}")
+        style_layer_weights = {n: check_weight(f"style_layer_weights[{n!r}]", w)
+                               for n, w in style_layer_weights.items()}
+    return content_layers, style_layers, style_layer_weights
+
+
+def _style_images(style_image) -> list:
+    if not isinstance(style_image, (list, tuple)):
+        return [as_image(style_image, "style_image")]
+    if not style_image:
+        raise ValueError("style_image is an empty list; give at least one style image")
+    return [as_image(s, f"style_image[{i}]") for i, s in enumerate(style_image)]
+
+
+def _style_scale(style_scale, styles, final_long) -> float | None:
+    if style_scale is None:
+        return None
+    style_scale = check_weight("style_scale", style_scale)
+    if style_scale == 0:
+        raise ValueError("style_scale must be > 0 (0.5 = strokes half as large, 2 = twice as large)")
+    for i, s in enumerate(styles):
+        short = style_scale * final_long * min(s.shape[1:3]) / max(s.shape[1:3])
+        if round(short) < 32:
+            raise ValueError(f"style_scale {style_scale} makes style image {i} {round(short)} px on its "
+                             f"short side at {final_long} px; at least 32 px are needed")
+    return style_scale
+
+
+def validated(content_image, style_image, *, num_steps, network, content_weight, style_weight, tv_weight,
+              tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
+              lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
+              preserve_color, style_blend, blend_mode, masks, mask_styles, mask_weights, style_scale,
+              strength) -> Settings:
+    """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
+    names the first mistake. Loads image files but builds no model."""
+    if num_steps is None:
+        num_steps = config.settings().num_steps
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    network = extractor.network if extractor is not None else network
+    if network not in NETWORK_DEFAULTS:
+        raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORK_DEFAULTS)}")
+    weights = {name: check_weight(name, NETWORK_DEFAULTS[network][name] if value is None else value)
+               for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
+                                   ("tv_weight", tv_weight))}
+    learning_rate = check_weight("learning_rate", learning_rate)
+    if learning_rate == 0:
+        raise ValueError("learning_rate must be > 0")
+    lr_decay = check_weight("lr_decay", lr_decay)
+    if not 0 < lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
+    if tv_kind not in ("l1", "l2"):
+        raise ValueError(f"tv_kind must be 'l1' or 'l2', got {tv_kind!r}")
+    if callback_every is not None and (not isinstance(callback_every, int) or callback_every < 1):
+        raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
+    precision = extractor.precision if extractor is not None else resolve_precision(precision)
+    scales = _scales(scales)
+    content_layers, style_layers, style_layer_weights = _layers(network, extractor, content_layers,
+                                                                style_layers, style_layer_weights)
+    content_image = as_image(content_image, "content_image")
+    styles = _style_images(style_image)
+    sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
+    steps_per_scale = _steps_per_scale(num_steps, sizes)
+    if preserve_color not in (None, *controls.PRESERVE_COLOR):
+        raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
+                         f"got {preserve_color!r}")
+    if blend_mode not in controls.BLEND_MODES:
+        raise ValueError(f"blend_mode must be one of {', '.join(controls.BLEND_MODES)}, got {blend_mode!r}")
+    strength = check_weight("strength", strength)
+    if strength > 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    style_scale = _style_scale(style_scale, styles, sizes[-1])
+    regions = controls.check_regions(masks, mask_styles, mask_weights, len(styles), content_image.shape)
+    if regions is not None and style_blend is not None:
+        raise ValueError("style_blend blends the styles over the whole image; with masks, each region "
+                         "names its own style in mask_styles")
+    blend = controls.blend_weights(style_blend, len(styles)) if regions is None else None
+    return Settings(content_image=content_image, styles=styles, network=network, precision=precision,
+                    num_steps=num_steps, steps_per_scale=steps_per_scale, sizes=sizes, scales=scales,
+                    content_layers=content_layers, style_layers=style_layers,
+                    style_layer_weights=style_layer_weights, **weights, tv_kind=tv_kind, init=init,
+                    optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
+                    lr_decay_every=lr_decay_every, jit_compile=jit_compile, seed=seed,
+                    preserve_color=preserve_color, blend=blend, blend_mode=blend_mode, regions=regions,
+                    style_scale=style_scale, strength=strength)
