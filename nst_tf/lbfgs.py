@@ -72,7 +72,7 @@ def lbfgs_minimize(value_and_gradient, x0, *, max_evaluations: int, history_size
     ``value_and_gradient(x)`` returns ``(value, gradient, extras)``: a scalar tensor, a tensor
     shaped like ``x`` and anything the caller wants back (per-term losses). ``callback(evaluation,
     x, value, extras)`` runs after every evaluation; returning ``False`` stops. Returns
-    ``(x, value, evaluations)`` with the best point found.
+    ``(x, value, evaluations)`` with the last accepted point (accepted values only decrease).
     """
     if max_evaluations < 1:
         raise ValueError(f"max_evaluations must be >= 1, got {max_evaluations}")
