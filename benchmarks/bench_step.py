@@ -156,7 +156,6 @@ def measure(config, size, steps):
 
 def _lbfgs_time_to(target, evaluate_fn, size, precision, max_evaluations, budget_s):
     from nst_tf.features import FeatureExtractor
-    from nst_tf.lbfgs import lbfgs_minimize
     from nst_tf.losses import gram_matrix
     from nst_tf.objective import make_objective
 
@@ -168,7 +167,15 @@ def _lbfgs_time_to(target, evaluate_fn, size, precision, max_evaluations, budget
                                style_targets={n: gram_matrix(s[n]) for n in STYLE_LAYERS},
                                content_weight=kw["content_weight"], style_weight=kw["style_weight"],
                                tv_weight=kw["tv_weight"])
-    objective(content)  # trace before the clock starts, as for the tutorial's step
+    return _lbfgs_race(objective, content, lambda x: float(evaluate_fn(x)), target, budget_s,
+                       max_evaluations)
+
+
+def _lbfgs_race(objective, start, judge, target, budget_s, max_evaluations):
+    """Run L-BFGS until ``judge`` says the loss is at ``target``; the judge's time is nobody's."""
+    from nst_tf.lbfgs import lbfgs_minimize
+
+    objective(start)  # trace before the clock starts, as for the tutorial's step
     reached, clock = {}, {"excluded": 0.0, "start": time.perf_counter()}
 
     def value_and_gradient(x):
@@ -177,15 +184,15 @@ def _lbfgs_time_to(target, evaluate_fn, size, precision, max_evaluations, budget
 
     def callback(evaluation, candidate, value, extras):
         t0 = time.perf_counter()
-        judged = float(evaluate_fn(candidate))
-        clock["excluded"] += time.perf_counter() - t0  # the judge's time is nobody's
+        judged = judge(candidate)
+        clock["excluded"] += time.perf_counter() - t0
         now = time.perf_counter() - clock["start"] - clock["excluded"]
         if judged <= target:
             reached.update(seconds=now, evaluations=evaluation, loss=judged)
             return False
         return now < budget_s
 
-    lbfgs_minimize(value_and_gradient, content, max_evaluations=max_evaluations, callback=callback)
+    lbfgs_minimize(value_and_gradient, start, max_evaluations=max_evaluations, callback=callback)
     return reached
 
 
@@ -228,7 +235,6 @@ def time_to_quality_squeezenet(size, adam_steps, precisions=("float32", "mixed_b
     import tensorflow as tf
 
     from nst_tf.features import DEFAULT_LAYERS, FeatureExtractor
-    from nst_tf.lbfgs import lbfgs_minimize
     from nst_tf.losses import gram_matrix
     from nst_tf.objective import make_objective
     from nst_tf.optimize import NETWORK_DEFAULTS, make_step
@@ -260,25 +266,8 @@ def time_to_quality_squeezenet(size, adam_steps, precisions=("float32", "mixed_b
     print(f"- SqueezeNet (real features) {size}²: tutorial's Adam, {adam_steps} steps in {elapsed:.1f} s "
           f"-> loss {target:.4g} (start {judge_total(content):.4g})", flush=True)
     for precision in precisions:
-        objective = objective_for(precision)
-        objective(content)  # trace before the clock starts
-        reached, clock = {}, {"excluded": 0.0, "start": time.perf_counter()}
-
-        def value_and_gradient(x):
-            losses, gradient = objective(x)
-            return losses["total"], gradient, None
-
-        def callback(evaluation, candidate, value, extras):
-            t0 = time.perf_counter()
-            judged = judge_total(candidate)
-            clock["excluded"] += time.perf_counter() - t0
-            now = time.perf_counter() - clock["start"] - clock["excluded"]
-            if judged <= target:
-                reached.update(seconds=now, evaluations=evaluation, loss=judged)
-                return False
-            return now < 3 * elapsed
-
-        lbfgs_minimize(value_and_gradient, content, max_evaluations=adam_steps, callback=callback)
+        reached = _lbfgs_race(objective_for(precision), content, judge_total, target, 3 * elapsed,
+                              adam_steps)
         if reached:
             print(f"- course L-BFGS ({precision}): {reached['evaluations']} evaluations, "
                   f"{reached['seconds']:.1f} s: {reached['seconds'] / elapsed:.2f} of the tutorial "
