@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .controls import scale_style
-
-
-def resized(image: tf.Tensor, long_side: float) -> tf.Tensor:
-    """``image`` with its long side set to ``long_side`` px: aspect kept, antialiased, in [0, 1]."""
-    return scale_style(image, long_side, 1.0)
+from .images import resize_image as resized  # long side to N px, aspect kept, antialiased
 
 
 def content_at_scale(image: tf.Tensor, size: int, scales) -> tf.Tensor:
