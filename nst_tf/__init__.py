@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "config": ["environment_report", "fast_mode", "seed_everything", "settings"],
+    "notebook": ["NotebookSetup", "notebook_setup"],
     "data": ["AssetError", "asset_path", "course_image", "course_images"],
     "features": ["FeatureExtractor", "WeightsError", "caffe_preprocess"],
     "images": ["ImageError", "load_image", "save_image"],
@@ -30,7 +31,7 @@ __all__ = sorted(_WHERE)
 
 
 _SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "fast",
-               "features", "images", "lbfgs", "litert", "losses", "objective", "optimize", "plotting",
+               "features", "images", "lbfgs", "litert", "losses", "notebook", "objective", "optimize", "plotting",
                "precision", "progress", "resources", "scales", "video"}
 
 

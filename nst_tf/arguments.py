@@ -168,8 +168,8 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
               strength) -> Settings:
     """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
     names the first mistake. Loads image files but builds no model."""
-    if num_steps is None:
-        num_steps = config.settings().num_steps
+    if num_steps is None:  # a library call is full mode unless NST_FAST=1 asks otherwise
+        num_steps = config.settings(fast=bool(config.fast_from_environment())).num_steps
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if optimizer not in OPTIMIZERS:

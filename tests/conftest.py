@@ -37,3 +37,20 @@ def random_vgg19():
 
     return FeatureExtractor(["block1_conv1", "block2_conv1", "block3_conv1"], ["block3_conv2"],
                             network="vgg19", weights="random")
+
+
+def save_hub_stand_in(folder) -> str:
+    """A SavedModel called like Magenta's TF Hub model: (content [B,H,W,3], style [B,h,w,3]) ->
+    [stylized]. Its "stylized" image is flat grey at (style side)/1000, so a test can see the style
+    size. Offline, it stands in for ``hub.load`` of the real model (which needs the network)."""
+    import tensorflow as tf
+
+    class Stand_in(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                      tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, content, style):
+            side = tf.cast(tf.shape(style)[1], tf.float32) / 1000.0
+            return [tf.zeros_like(content) + side]
+
+    tf.saved_model.save(Stand_in(), str(folder))
+    return str(folder)

@@ -29,9 +29,11 @@ def test_seed_everything_repeats_draws():
     assert a[0] == b[0] and np.array_equal(a[1], b[1])
 
 
-def test_environment_report_mentions_versions_and_device():
+def test_environment_report_mentions_versions_device_and_why_this_mode(monkeypatch):
+    monkeypatch.setenv("NST_FAST", "1")
     report = config.environment_report()
     assert "TensorFlow" in report and "Keras" in report and ("GPU" in report)
+    assert "mode: fast (NST_FAST=1)" in report
 
 
 def test_show_images_grid_titles_and_banner():

@@ -5,26 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import need_asset
+from conftest import need_asset, save_hub_stand_in
 from nst_tf import fast
 from nst_tf.fast import FastModelError, TFLiteStylizer, fast_stylize, load_fast_model, prepare_style
 
 
 @pytest.fixture(scope="module")
 def fake_hub_model(tmp_path_factory):
-    """A SavedModel called like Magenta's: (content [B,H,W,3], style [B,h,w,3]) -> [stylized].
-
-    Its "stylized" image is flat grey at (style side)/1000, so a test can see the style size."""
-    class Stand_in(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
-                                      tf.TensorSpec([None, None, None, 3], tf.float32)])
-        def __call__(self, content, style):
-            side = tf.cast(tf.shape(style)[1], tf.float32) / 1000.0
-            return [tf.zeros_like(content) + side]
-
-    folder = tmp_path_factory.mktemp("hub") / "magenta_stand_in"
-    tf.saved_model.save(Stand_in(), str(folder))
-    return folder
+    return save_hub_stand_in(tmp_path_factory.mktemp("hub") / "magenta_stand_in")
 
 
 @pytest.fixture(scope="module")

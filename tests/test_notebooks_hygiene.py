@@ -5,14 +5,46 @@ nbval executes them (make test); these checks catch what execution cannot see.
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from nst_tf.config import COURSE_REPO
+import nst_tf
+from nst_tf.config import COURSE_REF, COURSE_REPO, INSTALL_SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+INSTALL_LINE = f'%pip install -q "{INSTALL_SPEC}"'
+_INSTALLS = re.compile(r"pip\s+install|%pip|!pip|%conda|subprocess|git\+https")
+
+
+def test_install_spec_is_the_release_tag_with_the_notebook_extras():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert nst_tf.__version__ == version and COURSE_REF == f"v{version}"
+    assert INSTALL_SPEC == f"nst-course[notebooks] @ git+https://github.com/{COURSE_REPO}@v{version}"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    packages = {re.split(r"[<>=\[ ]", spec)[0] for spec in extras["notebooks"]}
+    # every optional package a lecture imports: TF Hub (07), LiteRT (07), widgets (00, 08)
+    assert {"tensorflow-hub", "tf-keras", "ai-edge-litert", "ipywidgets"} <= packages
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_installs_exactly_the_pinned_spec_then_calls_setup(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    install = code[0]
+    assert 'if "google.colab" in sys.modules:' in install, f"{path.name}: install on Colab only"
+    installing = [line.strip() for line in install.splitlines() if _INSTALLS.search(line)]
+    assert installing == [INSTALL_LINE], f"{path.name}: the first code cell must install exactly {INSTALL_LINE}"
+    for source in code[1:]:
+        assert not _INSTALLS.search(source), f"{path.name}: installs something outside the first cell"
+    tagged = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+    after = "".join(cells[tagged + 1]["source"])
+    assert re.search(r"^NB = nst_tf\.notebook_setup\(FAST, SEED, IMAGE_SIZE, NUM_STEPS\)$", after, re.M), \
+        f"{path.name}: the cell after the parameters must be NB = nst_tf.notebook_setup(...)"
 
 
 def test_notebook_names_are_numbered_snake_case():
