@@ -1,33 +1,59 @@
-"""Fast/full mode, seeding and the environment report.
+"""Fast/full mode, seeding, the environment report and the course's install spec.
 
 Taught in notebooks/00_welcome_and_setup.
 
-Fast mode (``NST_FAST=1``) exists so that every lecture runs top to bottom in well under two
-minutes on a 2-core CPU: tiny images and a handful of steps. Full mode (the default) is what a
-student runs on a Colab GPU and what ``make figures`` publishes.
+Fast mode exists so that every lecture runs top to bottom in well under two minutes on a 2-core
+CPU: tiny images and a handful of steps. Full mode is what a student runs on a Colab GPU and what
+``make figures`` publishes. ``NST_FAST=1`` or ``0`` chooses; unset, the hardware chooses: full mode
+with a GPU, fast mode without one (a CPU would need most of an hour per full-mode lecture).
 """
 
 from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-_TRUE = {"1", "true", "yes", "on"}
+from . import __version__
 
-# Where the course lives on GitHub: the Colab badges and the notebooks' pip install use it.
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+# Where the course lives on GitHub: the Colab badges, the notebooks' install line and the CI badge
+# use it. Before publishing, set it to the real "owner/name" and tag the release v{__version__}
+# (see README, "Publishing"); tests/test_notebooks_hygiene.py checks the notebooks agree.
 COURSE_REPO = "nst-course/nst-course"
-COURSE_REF = "main"  # a tag or commit once the course is released
+COURSE_REF = f"v{__version__}"  # the release tag the notebooks install: never a moving branch
+# The one pip spec every notebook installs on Colab: the package at the release tag, with the
+# extras the lectures use (TF Hub, LiteRT, widgets). TensorFlow itself is a range, so Colab's stays.
+INSTALL_SPEC = f"nst-course[notebooks] @ git+https://github.com/{COURSE_REPO}@{COURSE_REF}"
+
+
+def fast_from_environment() -> bool | None:
+    """``NST_FAST`` as a bool, or None when it is not set."""
+    value = os.environ.get("NST_FAST", "").strip().lower()
+    if value and value not in _TRUE | _FALSE:
+        raise ValueError(f"NST_FAST must be 1 or 0 (or true/false), got {os.environ['NST_FAST']!r}")
+    return (value in _TRUE) if value else None
+
+
+def mode_and_reason(fast: bool | None = None) -> tuple[bool, str]:
+    """(fast, why): ``fast`` if given, else ``NST_FAST`` if set, else fast exactly when there is no GPU."""
+    if fast is not None:
+        return bool(fast), "FAST was set in the parameters cell"
+    from_environment = fast_from_environment()
+    if from_environment is not None:
+        return from_environment, f"NST_FAST={os.environ['NST_FAST'].strip()}"
+    if has_gpu():
+        return False, "a GPU is present and NST_FAST is not set"
+    return True, "no GPU found and NST_FAST is not set"
 
 
 def fast_mode() -> bool:
-    """True when ``NST_FAST`` is set to 1/true/yes/on (read at call time, so tests can flip it)."""
-    return os.environ.get("NST_FAST", "0").strip().lower() in _TRUE
-
-
-FAST = fast_mode()
+    """Fast mode? ``NST_FAST`` when set (read at call time, so tests can flip it), else no GPU."""
+    return mode_and_reason()[0]
 
 
 @dataclass(frozen=True)
@@ -39,13 +65,20 @@ class ModeSettings:
     preview_size: int  # size for grids of many small runs (sweeps, galleries)
     preview_steps: int
 
+    def limited(self, image_size: int, num_steps: int) -> "ModeSettings":
+        """These settings with a smaller ``image_size``/``num_steps`` (toy-size runs of full mode in
+        CI): previews never exceed the main run, so a 64 px full-mode run stays 64 px everywhere."""
+        return replace(self, image_size=image_size, num_steps=num_steps,
+                       preview_size=min(self.preview_size, image_size),
+                       preview_steps=min(self.preview_steps, num_steps))
+
 
 FAST_SETTINGS = ModeSettings(image_size=128, num_steps=30, preview_size=64, preview_steps=10)
 FULL_SETTINGS = ModeSettings(image_size=512, num_steps=500, preview_size=256, preview_steps=200)
 
 
 def settings(fast: bool | None = None) -> ModeSettings:
-    """The settings of fast or full mode (``fast=None``: read ``NST_FAST``)."""
+    """The settings of fast or full mode (``fast=None``: ``NST_FAST``, else the hardware decides)."""
     return FAST_SETTINGS if (fast_mode() if fast is None else fast) else FULL_SETTINGS
 
 
@@ -82,6 +115,7 @@ def environment_report() -> str:
     device = f"GPU: {', '.join(g.name for g in gpus)}" if gpus else (
         "no GPU: runs on the CPU (on Colab: Runtime > Change runtime type > T4 GPU; "
         "on a CPU use network='squeezenet' or fast mode)")
-    mode = "fast" if fast_mode() else "full"
+    fast, why = mode_and_reason()
+    mode = f"{'fast' if fast else 'full'} ({why})"
     return (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, NumPy {np.__version__}; "
             f"{device}; mode: {mode}; VGG weights: {default_vgg_weights()}")
