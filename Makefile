@@ -22,7 +22,7 @@ HAVE_VGG19 := $(wildcard $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(VGG19_FILE)
 TEST_VGG_WEIGHTS := $(or $(NST_VGG_WEIGHTS),$(if $(HAVE_VGG19),imagenet,random))
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: install demo test figures lab bench clean
+.PHONY: install demo test figures lab bench gpu-check clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,15 @@ test: install
 	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # Full mode unless NST_FAST=1 is given; executed copies in build/, figures in figures/<notebook>/.
+# Figures are for slides, so VGG has its ImageNet weights (downloaded and hash-checked once); with
+# no weights it stops before the first notebook. Untrained features only when asked for with
+# NST_VGG_WEIGHTS=random, and then every VGG figure carries the red UNTRAINED banner.
+FIGURES_VGG_WEIGHTS := $(or $(NST_VGG_WEIGHTS),imagenet)
 figures: install
 	@mkdir -p build figures
+	@$(if $(filter random,$(FIGURES_VGG_WEIGHTS)),echo "figures: UNTRAINED VGG features, as asked (NST_VGG_WEIGHTS=random): VGG figures carry the banner",$(PY) -m nst_tf weights vgg19)
 	@for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); echo "== $$name"; \
-	  NST_FAST=$(or $(NST_FAST),0) NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) NST_SAVE_FIGURES=1 \
+	  NST_FAST=$(or $(NST_FAST),0) NST_VGG_WEIGHTS=$(FIGURES_VGG_WEIGHTS) NST_SAVE_FIGURES=1 \
 	  NST_NOTEBOOK=$$name NST_FIGURES_DIR=$(abspath figures) MPLBACKEND=Agg \
 	  $(VENV)/bin/papermill --cwd notebooks --log-level WARNING $$nb build/$$name.ipynb || exit 1; done
 	@find figures -name '*.png' | sort
@@ -57,6 +62,11 @@ lab: install
 bench: install
 	$(PY) benchmarks/bench_step.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/bench_fast.py $(if $(QUICK),--quick)
+
+# For whoever has a GPU: every notebook in full mode with ImageNet VGG19 -> build/gpu-report.md
+# (times, memory, failures, figures in build/figures). GPU_CHECK_ARGS="--dry-run --notebooks 00 03" on a CPU.
+gpu-check: install
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build figures outputs .pytest_cache

@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("images", help="list the course images (name, role, license)")
+    weights = sub.add_parser("weights", help="fetch and check the ImageNet weights (before a class, or offline)",
+                             description="Find or download the ImageNet weights of each network into the "
+                                         "Keras cache, check their hash, and load them once.")
+    weights.add_argument("networks", nargs="*", default=["vgg19"], choices=("vgg19", "vgg16", "squeezenet"),
+                         metavar="NETWORK", help="vgg19 (default), vgg16, squeezenet")
     add_fast_commands(sub)
     return parser
 
@@ -209,6 +214,16 @@ def cmd_images(args) -> int:
     return 0
 
 
+def cmd_weights(args) -> int:
+    from .features import FeatureExtractor
+
+    for network in args.networks:
+        layer = "conv1" if network == "squeezenet" else "block1_conv1"
+        FeatureExtractor([layer], network=network, weights="imagenet")  # WeightsError: one line, exit 2
+        print(f"{network}: ImageNet weights found, hash-checked and loaded")
+    return 0
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with stderr muted: it prints C++ start-up lines no env variable stops."""
     if "tensorflow" in sys.modules:
@@ -231,8 +246,8 @@ def main(argv=None) -> int:
     from .features import WeightsError
     from .images import ImageError
 
-    handlers = {"stylize": cmd_stylize, "demo": cmd_demo, "images": cmd_images, "fast": cmd_fast,
-                "video": cmd_video}
+    handlers = {"stylize": cmd_stylize, "demo": cmd_demo, "images": cmd_images, "weights": cmd_weights,
+                "fast": cmd_fast, "video": cmd_video}
     try:
         return handlers[args.command](args)
     except (ImageError, AssetError, WeightsError, UsageError, ValueError) as err:

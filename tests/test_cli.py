@@ -135,3 +135,12 @@ def test_speed_flags_lbfgs_bf16_scales(tmp_path):
     proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", tmp_path / "x.png",
                "--precision", "int4")
     assert_one_line_error(proc, "--precision")
+
+
+def test_weights_command_checks_before_a_class(tmp_path):
+    # make figures runs this first: offline without the VGG file it is one line, before any notebook.
+    proc = run("weights", "vgg19", env={"NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k")})
+    assert_one_line_error(proc, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "NST_VGG_WEIGHTS=random")
+    need_asset("squeezenet_v1_1_notop")
+    proc = run("weights", "squeezenet")
+    assert proc.returncode == 0 and "squeezenet: ImageNet weights found, hash-checked and loaded" in proc.stdout
