@@ -1,4 +1,9 @@
-"""The three terms of the Gatys et al. objective, in the course's resolution-invariant convention.
+"""The loss terms of neural style transfer, in the course's resolution-invariant convention.
+
+Content and style are the two terms of Gatys et al. (2016). Total variation is not part of their
+objective: it is an image prior from Mahendran & Vedaldi (2015, "Understanding Deep Image
+Representations by Inverting Them") that Johnson et al. (2016, "Perceptual Losses") added to style
+transfer, and that most implementations since (the TF tutorial included) carry.
 
 Taught in notebooks/02_gram_matrices (``gram_matrix``, ``style_loss``),
 notebooks/03_the_objective (``content_loss``) and notebooks/05_total_variation_and_full_recipe
@@ -94,7 +99,8 @@ def style_loss(features: Mapping, target_grams: Mapping, layer_weights=None) -> 
 def total_variation_loss(image: tf.Tensor, kind: str = "l1") -> tf.Tensor:
     """Mean absolute (``"l1"``) or squared (``"l2"``) difference of neighbouring pixels, x plus y.
 
-    L1 penalises noise but lets edges stay sharp; L2 punishes large jumps most and blurs edges.
+    The total-variation prior of Mahendran & Vedaldi (2015), used for style transfer by Johnson et
+    al. (2016); not a term of Gatys et al. L1 penalises noise but lets edges stay sharp; L2 punishes large jumps most and blurs edges.
     """
     if kind not in ("l1", "l2"):
         raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
