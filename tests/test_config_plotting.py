@@ -60,3 +60,18 @@ def test_plot_history_and_save_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("NST_FIGURES_DIR", str(tmp_path))
     path = save_figure(fig, "loss curves", notebook="04_x")
     assert path == tmp_path / "04_x" / "loss_curves.png" and path.stat().st_size > 1000
+
+
+def test_pipeline_diagram_names_every_stage_and_closes_the_loop():
+    from nst_tf.diagrams import pipeline_diagram
+
+    fig = pipeline_diagram("SqueezeNet")
+    ax = fig.axes[0]
+    texts = " | ".join(t.get_text() for t in ax.texts)
+    for stage in ("content photo", "style painting", "generated image x", "SqueezeNet, frozen",
+                  "content target P", "Gram matrices", "content_weight", "style_weight", "tv_weight",
+                  "gradient", "optimizer step on the pixels"):
+        assert stage in texts, stage
+    assert "VGG19" not in texts  # the network name is the one asked for
+    arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation"]
+    assert len(arrows) == 11  # 10 forward arrows and the update back to the pixels
