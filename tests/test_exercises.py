@@ -1,0 +1,224 @@
+"""nst_tf.exercises: the course's functions pass, every known-bad answer (tests/exercise_bank.py) is
+rejected with the name of its mistake, and broken, hard-coded or stub answers never crash ``check``."""
+
+import collections
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from exercise_bank import BAD, GOOD
+from nst_tf import color, controls, features, losses
+from nst_tf.exercises import EXERCISES, ExerciseFailed, check, names
+from nst_tf.exercises.core import SEED
+
+
+def keras_adam_clip_step(image, gradient, m, v, t, learning_rate=0.02, beta_1=0.99, beta_2=0.999, epsilon=0.1):
+    """The course's real optimizer: Keras 3 Adam, its moments and step counter set, then the clip."""
+    pixels = tf.Variable(image)
+    adam = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    adam.build([pixels])
+    adam._momentums[0].assign(m)
+    adam._velocities[0].assign(v)
+    adam.iterations.assign(t - 1)
+    adam.apply_gradients([(gradient, pixels)])
+    pixels.assign(tf.clip_by_value(pixels, 0.0, 1.0))
+    return pixels.numpy(), adam._momentums[0].numpy(), adam._velocities[0].numpy()
+
+
+def course_loss_and_update(loss_fn, image, optimizer):
+    """The body of nst_tf.optimize.make_step's step, with a plain loss function."""
+    with tf.GradientTape() as tape:
+        loss = loss_fn(image)
+    optimizer.apply_gradients([(tape.gradient(loss, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    return loss
+
+
+REFERENCES = [
+    ("caffe_preprocess", features.caffe_preprocess), ("gram_matrix", losses.gram_matrix),
+    ("style_loss", losses.style_loss), ("content_loss", losses.content_loss),
+    ("total_variation_loss", losses.total_variation_loss), ("adam_clip_step", keras_adam_clip_step),
+    ("loss_and_update", course_loss_and_update), ("guided_gram_matrix", controls.guided_gram_matrix),
+    ("match_color", color.match_color),
+]
+
+
+def _failure(name, fn) -> ExerciseFailed:
+    with pytest.raises(ExerciseFailed) as info:
+        check(name, fn)
+    err = info.value
+    lines = str(err).splitlines()
+    assert 1 <= len(lines) <= 2 and all(lines), str(err)
+    assert lines[0].startswith(f"{name}: ")
+    assert len(lines) == 1 or lines[1].startswith("Hint: ")
+    return err
+
+
+def test_every_exercise_has_a_reference_here():
+    assert sorted(name for name, _ in REFERENCES) == sorted(names())
+
+
+@pytest.mark.parametrize("name, fn", REFERENCES, ids=[n for n, _ in REFERENCES])
+def test_course_functions_pass(name, fn, capsys):
+    assert check(name, fn) is True
+    assert capsys.readouterr().out.startswith(f"{name}: correct")
+
+
+@pytest.mark.parametrize("name, fn", GOOD, ids=[f"{n}-{f.__name__}" for n, f in GOOD])
+def test_lecture_and_numpy_versions_pass(name, fn):
+    assert check(name, fn) is True
+
+
+@pytest.mark.parametrize("name, mistake, fn", BAD, ids=[f"{n}-{m}-{i}" for i, (n, m, _) in enumerate(BAD)])
+def test_known_bad_answer_is_named(name, mistake, fn):
+    err = _failure(name, fn)
+    assert isinstance(err, AssertionError)
+    assert (err.exercise, err.mistake) == (name, mistake), str(err)
+    assert "Hint: " in str(err)
+
+
+def test_the_bank_covers_every_named_mistake():
+    counts = collections.Counter(name for name, _, _ in BAD)
+    assert len(BAD) >= 30
+    assert set(counts) == set(names()) and min(counts.values()) >= 4, counts
+    banked = {(name, mistake) for name, mistake, _ in BAD}
+    declared = {(name, m.code) for name, ex in EXERCISES.items() for m in ex.mistakes}
+    assert declared <= banked, declared - banked
+
+
+def test_mistakes_of_one_exercise_have_distinct_codes_and_hints():
+    for exercise in EXERCISES.values():
+        codes = [m.code for m in exercise.mistakes]
+        assert len(codes) == len(set(codes)), exercise.name
+        assert len({m.hint for m in exercise.mistakes}) == len(codes), exercise.name
+
+
+def _first_answer(name):
+    """The right answer for the checker's first input, returned whatever the input is."""
+    exercise = EXERCISES[name]
+    case = exercise.cases(np.random.default_rng(SEED))[0]
+    want = exercise.reference(*case.ref_args)
+    return tuple(want) if name == "adam_clip_step" else want
+
+
+@pytest.mark.parametrize("name", [n for n in EXERCISES if n != "loss_and_update"])
+def test_hard_coded_answer_fails(name):
+    answer = _first_answer(name)
+    assert _failure(name, lambda *args, **kwargs: answer).mistake != "unusable_answer"
+
+
+def test_hard_coded_loss_fails():
+    err = _failure("loss_and_update", lambda loss_fn, image, optimizer: 1.0)
+    assert err.mistake == "wrong_values"
+
+
+def _fingerprint(value):
+    if isinstance(value, dict):
+        return tuple(sorted((key, _fingerprint(item)) for key, item in value.items()))
+    return round(float(np.sum(np.asarray(value, np.float64))), 3)
+
+
+def _memorizing(name):
+    """Right on exactly the checker's inputs (looked up), zeros for any other input."""
+    exercise = EXERCISES[name]
+    table = {_fingerprint(case.args[0]): exercise.reference(*case.ref_args)
+             for case in exercise.cases(np.random.default_rng(SEED))}
+    zeros = np.zeros_like(next(iter(table.values())))
+
+    def answer(x, *args):
+        found = table.get(_fingerprint(x), zeros)
+        return tuple(found) if name == "adam_clip_step" else found
+    return answer
+
+
+@pytest.mark.parametrize("name", [n for n in EXERCISES if n != "loss_and_update"])
+def test_an_answer_that_memorized_the_inputs_fails_on_new_ones(name):
+    err = _failure(name, _memorizing(name))
+    assert err.mistake == "wrong_values" and "new ones" in str(err)
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+@pytest.mark.parametrize("broken, mistake", [
+    (lambda *a, **k: 1 / 0, "raised"),
+    (lambda *a, **k: None, "returned_none"),
+    (lambda *a, **k: "the answer", "not_a_number"),
+    (lambda *a, **k: {"a": 1}, "not_a_number"),
+    (lambda: 1.0, "raised"),  # wrong signature
+], ids=["raises", "none", "string", "dict", "no-arguments"])
+def test_broken_answers_fail_without_crashing(name, broken, mistake):
+    if name == "adam_clip_step" and mistake in ("returned_none", "not_a_number"):
+        mistake = "wrong_return"  # not a tuple (image, m, v)
+    assert _failure(name, broken).mistake == mistake
+
+
+@pytest.mark.parametrize("value", [None, 3, "gram_matrix"])
+def test_not_a_function_is_a_failure(value):
+    assert _failure("gram_matrix", value).mistake == "not_callable"
+
+
+@pytest.mark.parametrize("name, fn, mistake", [
+    ("gram_matrix", lambda f: f, "wrong_shape"),
+    ("gram_matrix", lambda f: losses.gram_matrix(f) * np.nan, "not_finite"),
+    ("total_variation_loss", lambda x, kind="l1": tf.reduce_mean(tf.abs(x[:, 1:] - x[:, :-1]), [1, 2, 3]),
+     "wrong_shape"),
+    ("total_variation_loss", lambda x, kind="l1": np.float64(0.5), "wrong_values"),
+    ("adam_clip_step", lambda image, g, m, v, t, *a: (image, m), "wrong_return"),
+    ("adam_clip_step", lambda image, g, m, v, t, *a: (image, m, v[..., :1]), "wrong_return"),
+])
+def test_wrong_shapes_and_values_are_reported(name, fn, mistake):
+    assert _failure(name, fn).mistake == mistake
+
+
+def test_an_unknown_factor_is_reported_as_a_ratio():
+    err = _failure("gram_matrix", lambda f: losses.gram_matrix(f) * 3.0)
+    assert err.mistake == "wrong_scale" and "3 times" in str(err)
+
+
+def test_a_bug_only_for_batches_is_named():
+    def swaps_images(features):  # each image gets the Gram of another one
+        return tf.reverse(losses.gram_matrix(features), axis=[0])
+    assert _failure("gram_matrix", swaps_images).mistake == "batch_mixing"
+
+
+def test_a_bug_only_for_non_square_maps_is_named():
+    def transposed(features):
+        f = tf.transpose(features, [0, 2, 1, 3]) if features.shape[1] == features.shape[2] else features[:, :1]
+        return losses.gram_matrix(f)
+    assert _failure("gram_matrix", transposed).mistake == "assumed_square"
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+@pytest.mark.parametrize("stub", [NotImplementedError("exercise: write gram_matrix"), NotImplementedError()])
+def test_a_stub_is_not_attempted_yet(name, stub, capsys):
+    def answer(*args, **kwargs):
+        raise stub
+    assert check(name, answer) is False
+    assert capsys.readouterr().out.strip() == f"{name}: not attempted yet"
+
+
+def test_another_not_implemented_error_is_a_failure():
+    def partial(image, kind="l1"):
+        if kind == "l2":
+            raise NotImplementedError("only l1 so far")
+        return losses.total_variation_loss(image, kind)
+    err = _failure("total_variation_loss", partial)
+    assert err.mistake == "kind_ignored" and "l2" in str(err)
+
+
+def test_unknown_exercise_name_is_a_value_error():
+    with pytest.raises(ValueError, match="gram_matrix"):
+        check("gramm_matrix", losses.gram_matrix)
+
+
+def test_a_bug_in_nst_tf_cannot_make_a_wrong_answer_pass(monkeypatch):
+    def summed(features):
+        return tf.einsum("bhwc,bhwd->bcd", features, features)
+    monkeypatch.setattr(losses, "gram_matrix", summed)
+    monkeypatch.setattr(controls, "gram_matrix", summed, raising=False)
+    assert _failure("gram_matrix", summed).mistake == "sum_instead_of_mean"
+
+
+def test_a_compiled_answer_passes():
+    assert check("gram_matrix", tf.function(losses.gram_matrix)) is True  # traced once per shape
