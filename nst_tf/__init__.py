@@ -30,7 +30,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-_SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "diagrams", "fast",
+_SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "diagrams", "exercises", "fast",
                "features", "images", "lbfgs", "litert", "losses", "notebook", "objective", "optimize", "plotting",
                "precision", "progress", "resources", "scales", "video"}
 
