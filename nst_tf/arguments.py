@@ -15,16 +15,14 @@ import tensorflow as tf
 from . import config, controls
 from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
+from .recipes import NETWORK_RECIPES, RECIPES
 
-# Loss weights per network, in the course's convention (losses are means; see losses.py).
-# VGG: the TF tutorial's 1e4 / 1e-2 are already in this convention; its tv_weight of 30 on a
-# *summed* TV at 512x384x3 is 30 * 589,824 ~ 1.8e7 here (worked out in notebooks/03).
-# SqueezeNet: tuned on the course images at 256-512 px (notebooks/05).
-NETWORK_DEFAULTS = {
-    "vgg19": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
-    "vgg16": dict(content_weight=1e4, style_weight=1e-2, tv_weight=1.8e7),
-    "squeezenet": dict(content_weight=1.0, style_weight=1e-2, tv_weight=5e2),
-}
+# Loss weights per network, in the course's convention (losses are means; see losses.py), from
+# the network's default recipe (recipes.py): VGG, the TF tutorial's objective exactly (its TV of 30
+# on a sum is 30 * 3 * 384 * 512 here, at its 512 px working size); SqueezeNet, tuned by the course.
+NETWORK_DEFAULTS = {network: {key: getattr(RECIPES[name], key)
+                              for key in ("content_weight", "style_weight", "tv_weight")}
+                    for network, name in NETWORK_RECIPES.items()}
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("adam", "lbfgs")
 

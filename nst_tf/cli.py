@@ -14,6 +14,7 @@ from pathlib import Path
 from .cli_args import (EXIT_USAGE, UsageError, _check_output, _image_size, _image_source, _mask_styles,
                        _non_negative, _Parser, _positive_float, _positive_int, _strength)
 from .cli_fast import add_fast_commands, cmd_fast, cmd_video
+from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
 
@@ -80,6 +81,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-weight", type=_non_negative, default=None)
     g.add_argument("--style-weight", type=_non_negative, default=None)
     g.add_argument("--tv-weight", type=_non_negative, default=None, help="total-variation weight")
+    g.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="layers and weights of a published recipe (nst_tf.recipes): tf_tutorial (the "
+                        "VGG default), gatys2016 (the paper's, converted at 512 px); the weight flags win")
     g = p.add_argument_group("optimization")
     g.add_argument("--init", choices=("content", "noise", "style"), default="content",
                    help="starting image (default content)")
@@ -122,6 +126,19 @@ def _warn_untrained(weights: str) -> None:
               "pipeline check, not style transfer", file=sys.stderr)
 
 
+def _loss_arguments(args) -> dict:
+    """Layers and weights: the --recipe's (if any), overridden by the weight flags given."""
+    loss = {}
+    if args.recipe:
+        recipe = RECIPES[args.recipe]
+        if args.network not in recipe.networks:
+            raise UsageError(f"--recipe {args.recipe} is for {' or '.join(recipe.networks)}, "
+                             f"not --network {args.network}")
+        loss = recipe.arguments()
+    flags = dict(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight)
+    return {**loss, **{name: value for name, value in flags.items() if value is not None}}
+
+
 def cmd_stylize(args) -> int:
     from .controls import as_mask, blend_weights
     from .images import load_image, save_image
@@ -132,6 +149,7 @@ def cmd_stylize(args) -> int:
     mask_paths = [Path(text).expanduser() for text in args.mask or []]
     output = Path(args.output).expanduser()
     _check_output(output, [content_path, *style_paths, *mask_paths])
+    loss = _loss_arguments(args)
     if args.style_blend is not None:
         try:
             blend_weights(args.style_blend, len(style_paths))
@@ -148,10 +166,8 @@ def cmd_stylize(args) -> int:
     styles = [load_image(path, max_dim=args.style_size or size) for path in style_paths]
     masks = [as_mask(path, content.shape, str(path)) for path in mask_paths] or None
     result = stylize(content, styles if len(styles) > 1 else styles[0], num_steps=args.steps,
-                     network=args.network, weights=args.weights,
-                     pooling=args.pooling, content_weight=args.content_weight,
-                     style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
-                     optimizer=args.optimizer, learning_rate=args.learning_rate,
+                     network=args.network, weights=args.weights, pooling=args.pooling, **loss,
+                     init=args.init, optimizer=args.optimizer, learning_rate=args.learning_rate,
                      precision=args.precision, jit_compile=args.xla, scales=args.scales,
                      seed=args.seed, progress=not args.no_progress, preserve_color=args.preserve_color,
                      style_blend=args.style_blend, blend_mode=args.blend_mode, masks=masks,

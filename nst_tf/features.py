@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from . import config
 from .data import asset_path, download_failure, keras_home, offline
+from .recipes import NETWORK_RECIPES, RECIPES
 
 # ImageNet channel means in BGR order, subtracted by Caffe-era models (VGG, SqueezeNet).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -40,16 +41,10 @@ _KERAS_WEIGHTS = {
               "6d6bbae143d832006294945121d1f1fc"),
 }
 
-DEFAULT_LAYERS = {
-    # Gatys et al. 2016: content conv4_2, style conv1_1 ... conv5_1.
-    "vgg19": (["block4_conv2"],
-              ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
-    "vgg16": (["block4_conv2"],
-              ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
-    # Chosen by experiment on the course images (notebooks/05): fire5 keeps shapes without
-    # copying textures; conv1 ... fire7 span strokes from pixels to motifs.
-    "squeezenet": (["fire5"], ["conv1", "fire2", "fire3", "fire5", "fire7"]),
-}
+# (content layers, style layers) per network, from its default recipe (recipes.NETWORK_RECIPES):
+# VGG: the TF tutorial's block5_conv2 / block1_conv1 .. block5_conv1; SqueezeNet: the course's.
+DEFAULT_LAYERS = {network: (list(RECIPES[name].content_layers), list(RECIPES[name].style_layers))
+                  for network, name in NETWORK_RECIPES.items()}
 
 
 class WeightsError(ValueError):
