@@ -91,13 +91,32 @@ def default_vgg_weights() -> str:
     return os.environ.get("NST_VGG_WEIGHTS", "").strip() or "imagenet"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow so a rerun draws the same numbers."""
+def seed_everything(seed: int, *, announce: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's kernels deterministic, so a rerun
+    draws the same numbers and paints the same image, bit for bit (same machine, same versions).
+
+    Deterministic kernels (``tf.config.experimental.enable_op_determinism``) stay on for the rest
+    of the process; the first call says so in one line (``announce=False``: silent, and the next
+    announcing call says it). On a GPU, cuDNN then uses its deterministic convolution algorithms,
+    expected to be a little slower; on the CPU we measured bit-identical images with and without
+    it and no slowdown beyond noise (SqueezeNet, 128 px, 20 Adam steps).
+    Ops with no deterministic GPU kernel raise UnimplementedError (fused batch-norm, nearest-resize and
+    crop_and_resize backprop, bincount, sparse-dense matmul, adjust_contrast); the optimization path
+    (conv2d, max/avg pool and their gradients, resize forward, einsum, reductions) uses none of them.
+    Except under XLA: no deterministic XLA max-pool gradient (CPU too), so ``make_objective`` then
+    drops ``jit_compile`` for max-pooling networks, with a warning.
+    """
     import keras
+    import tensorflow as tf
 
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # also seeds tf.random
+    tf.config.experimental.enable_op_determinism()
+    if announce and not getattr(seed_everything, "announced", False):  # once per process, not per cell
+        seed_everything.announced = True
+        print(f"seeded {seed}; deterministic kernels on "
+              "(reruns give identical images, GPU kernels a little slower)")
 
 
 def has_gpu() -> bool:

@@ -1,7 +1,7 @@
 """The Gatys objective as one compiled function: image -> (losses, gradient).
 
 Taught in notebooks/03_the_objective (the terms) and notebooks/06_speed_and_scale (compilation,
-precision, loss scaling).
+precision; loss scaling itself is ``loss_scale.py``).
 
 Adam and L-BFGS both call the same ``value_and_gradient``: it is a ``tf.function`` with a fixed
 input signature, so it is traced once per image size and every later call runs the same graph
@@ -10,27 +10,65 @@ input signature, so it is traced once per image size and every later call runs t
 
 from __future__ import annotations
 
+import warnings
+
 import tensorflow as tf
 
+from .loss_scale import DynamicLossScale
 from .losses import content_loss, style_layer_losses, total_variation_loss
+
+
+_XLA_REFUSES_MAX_POOL_GRADIENT = False
+
+
+def xla_refuses_max_pool_gradient() -> bool:
+    """True when XLA would raise UnimplementedError on the gradient of max pooling, which it does
+    under deterministic kernels (``config.seed_everything``) on CPUs and GPUs alike: TensorFlow has
+    no deterministic XLA max-pool gradient. Found out by compiling a 2x2 probe, not by version
+    checks, so a TensorFlow that adds one is used at once. Determinism cannot be switched off
+    again, so a True answer is remembered.
+    """
+    global _XLA_REFUSES_MAX_POOL_GRADIENT
+    if not _XLA_REFUSES_MAX_POOL_GRADIENT:
+        @tf.function(jit_compile=True)
+        def probe(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.nn.max_pool2d(x, 2, 2, "VALID")
+            return tape.gradient(y, x)
+
+        try:
+            probe(tf.zeros([1, 2, 2, 1]))
+        except tf.errors.UnimplementedError:
+            _XLA_REFUSES_MAX_POOL_GRADIENT = True
+    return _XLA_REFUSES_MAX_POOL_GRADIENT
 
 
 def make_objective(extractor, image_shape, *, content_targets, style_targets, content_weight: float,
                    style_weight: float, tv_weight: float, tv_kind: str = "l1",
                    style_layer_weights=None, jit_compile: bool = False, style_terms=None,
-                   image_transform=None):
+                   image_transform=None, scaler: DynamicLossScale | None = None):
     """Build ``value_and_gradient(image) -> (losses, gradient)`` for one image size.
 
     ``losses`` holds the weighted ``total`` and the unweighted ``content``, ``style``, ``tv`` and
     ``style_layers`` (per layer). With a float16 extractor the total is multiplied by a dynamic
-    loss scale before differentiation, and the gradient divided by it again (``loss_scale``):
-    float16 gradients would otherwise underflow to zero or overflow to inf.
+    loss scale before differentiation and the gradient divided by it again, since float16
+    gradients would otherwise underflow to zero: ``value_and_gradient.scaler`` is that
+    ``loss_scale.DynamicLossScale`` (pass ``scaler=`` to choose its settings), and
+    ``value_and_gradient.loss_scale`` its current scale (a ``tf.Variable``; 1 and ``scaler`` None
+    without float16). The gradient returned is unscaled; a non-finite one means "skip this step
+    and halve the scale", which the callers do (``make_step``, ``loss_scale.evaluate``).
 
     Artistic controls (notebooks/08_artistic_controls): ``style_terms``, a list of
     ``controls.StyleTerm`` (several styles blended by loss, guided Gram matrices of regions),
     replaces ``style_targets``; the style loss is then sum_t weight_t * style loss of term t.
     ``image_transform`` maps the optimized tensor to the RGB image the network and TV see (e.g.
     one luminance channel repeated to three); ``image_shape`` is the optimized tensor's shape.
+
+    ``jit_compile=True`` with a max-pooling extractor under deterministic kernels would fail at
+    the first call (``xla_refuses_max_pool_gradient``): the objective is then compiled without XLA
+    and says so in a warning (``pooling="avg"`` keeps XLA). ``value_and_gradient.jit_compile``
+    tells which one was built; ``make_step`` follows it.
     """
     if style_terms is not None:
         from .controls import term_layer_losses
@@ -38,8 +76,17 @@ def make_objective(extractor, image_shape, *, content_targets, style_targets, co
         style_targets = style_terms[0].targets
     weights = style_layer_weights or {name: 1.0 / len(style_targets) for name in style_targets}
     c_w, s_w, t_w = (tf.constant(w, tf.float32) for w in (content_weight, style_weight, tv_weight))
+    if jit_compile and getattr(extractor, "pooling", None) == "max" and xla_refuses_max_pool_gradient():
+        warnings.warn("jit_compile=True ignored: with deterministic kernels (seed_everything) XLA has no "
+                      "max-pool gradient; the objective runs as a plain compiled graph "
+                      "(pooling='avg' keeps XLA)", RuntimeWarning, stacklevel=2)
+        jit_compile = False
     use_scale = getattr(extractor, "precision", "float32") == "mixed_float16"
-    loss_scale = tf.Variable(1.0, trainable=False, name="loss_scale")
+    if scaler is not None and not use_scale:
+        raise ValueError("scaler= is for float16 extractors (precision='mixed_float16') only")
+    if use_scale and scaler is None:
+        scaler = DynamicLossScale()
+    loss_scale = scaler.scale if use_scale else tf.Variable(1.0, trainable=False, name="loss_scale")
 
     def combined_style_losses(features):
         per_layer = {}
@@ -74,4 +121,6 @@ def make_objective(extractor, image_shape, *, content_targets, style_targets, co
 
     value_and_gradient.loss_scale = loss_scale
     value_and_gradient.uses_loss_scale = use_scale
+    value_and_gradient.scaler = scaler
+    value_and_gradient.jit_compile = jit_compile
     return value_and_gradient

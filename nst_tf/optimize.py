@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from . import color, controls
+from . import color, controls, loss_scale
 from .arguments import INITS, NETWORK_DEFAULTS, OPTIMIZERS, validated  # noqa: F401 (public here)
 from .features import FeatureExtractor
 from .lbfgs import lbfgs_minimize
@@ -86,26 +86,32 @@ def make_step(extractor: FeatureExtractor, image: tf.Variable, optimizer, *, con
 
     It takes no arguments (everything it needs is captured), so ``tf.function`` traces it once
     and every later call runs the same graph. Returns the losses *before* the update. With a
-    float16 extractor a step whose gradient overflowed is skipped and the loss scale halved.
+    float16 extractor the objective's dynamic loss scale (``loss_scale.py``) decides: a step
+    whose gradient is not finite is skipped, as Keras's ``LossScaleOptimizer`` does (the image,
+    Adam's moments and its ``iterations``, hence the learning-rate schedule, stay as they were)
+    and the scale halves; ``step.objective.scaler`` counts the skipped steps.
     """
     if objective is None:
         objective = make_objective(extractor, image.shape, content_targets=content_targets,
                                    style_targets=style_targets, content_weight=content_weight,
                                    style_weight=style_weight, tv_weight=tv_weight, tv_kind=tv_kind,
                                    style_layer_weights=style_layer_weights, jit_compile=jit_compile)
-    scale = objective.loss_scale
+    jit_compile = jit_compile and getattr(objective, "jit_compile", True)  # XLA may have been refused
+    scaler = getattr(objective, "scaler", None)
+    if scaler is not None and not optimizer.built:
+        optimizer.build([image])  # its slots must exist before the step's conditional update
+
+    def update(gradient):
+        optimizer.apply_gradients([(gradient, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
 
     @tf.function(jit_compile=jit_compile)
     def step():
         losses, gradient = objective(tf.convert_to_tensor(image))
-        if not objective.uses_loss_scale:
-            optimizer.apply_gradients([(gradient, image)])
+        if scaler is None:
+            update(gradient)
         else:
-            finite = tf.reduce_all(tf.math.is_finite(gradient))
-            safe = tf.where(finite, gradient, tf.zeros_like(gradient))
-            optimizer.apply_gradients([(safe, image)])
-            scale.assign(tf.where(finite, scale, scale / 2.0))
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+            tf.cond(scaler.update(gradient), lambda: update(gradient), lambda: None)
         return losses
 
     step.objective = objective
@@ -286,7 +292,7 @@ def _run_lbfgs(objective, start, steps, recorder, size, run):
     step_of = {}
 
     def value_and_gradient(x):
-        losses, gradient = objective(x)
+        losses, gradient = loss_scale.evaluate(objective, x)  # float16: halve and retry, never inf
         return losses["total"], gradient, losses
 
     def on_evaluation(evaluation, x, value, losses):

@@ -5,9 +5,13 @@ Taught in notebooks/06_speed_and_scale.
 "Mixed" means the convolutions run in 16 bits while the weights stay float32 and everything that
 sums many numbers (Gram matrices, losses, the pixels and their gradient) stays float32
 (``losses.py`` upcasts). bfloat16 keeps float32's exponent range, so nothing overflows; it is the
-fast path on CPUs with AVX512-BF16/AMX and on recent GPUs. float16 has more mantissa but a tiny
-range (max 65504): on GPUs without bf16 (Colab's T4) it needs *loss scaling*, done in
-``optimize.py``.
+fast path on CPUs with AVX512-BF16/AMX and on GPUs of compute capability 8.0+ (A100, L4).
+
+float16 has more mantissa but a tiny range (max 65504, nothing below 6e-8): its gradients need
+dynamic *loss scaling* (``loss_scale.py``), which skips a step whenever the scale was too high.
+That works, but it is one more moving part that can surprise in a live lecture, so the automatic
+choice never picks it: a T4 or V100 (Colab's default GPUs, no bf16 units) runs float32, slower
+but safe. ``precision="mixed_float16"`` stays available for whoever opts in.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ def _cpu_flags() -> set[str]:
 
 
 def detect_precision() -> str:
-    """The fastest precision that is safe on this machine's hardware.
+    """The precision ``precision="auto"`` picks: the fastest one that needs no loss scaling.
 
-    GPU: compute capability >= 8.0 (A100, L4, RTX 30xx+) has bf16 tensor cores; 7.x (T4, V100)
-    has fp16 tensor cores only. CPU: bf16 needs AVX512-BF16 or AMX, else float32.
+    GPU: compute capability >= 8.0 (A100, L4, RTX 30xx+) has bf16 tensor cores -> "mixed_bfloat16".
+    Every other GPU (T4 and V100: fp16 tensor cores only) -> "float32": float16 would need loss
+    scaling, which skips steps and can still surprise in a live lecture, so it is opt-in only.
+    CPU: "mixed_bfloat16" with AVX512-BF16 or AMX, else "float32".
     """
     import tensorflow as tf
 
@@ -41,7 +47,7 @@ def detect_precision() -> str:
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         major = (details.get("compute_capability") or (0, 0))[0]
-        return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+        return "mixed_bfloat16" if major >= 8 else "float32"
     flags = _cpu_flags()
     return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & flags else "float32"
 

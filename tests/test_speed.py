@@ -96,11 +96,15 @@ def test_bfloat16_stylize_runs_and_keeps_float32_pixels(random_vgg19):
     assert all(np.isfinite(result.history["total"]))
 
 
-def test_xla_matches_the_plain_graph(random_vgg19):
+def test_xla_matches_the_plain_graph():
     rng = np.random.default_rng(4)
     content = tf.constant(rng.uniform(size=(1, 40, 48, 3)), tf.float32)
     style = tf.constant(rng.uniform(size=(1, 40, 40, 3)), tf.float32)
-    kwargs = dict(num_steps=3, extractor=random_vgg19, progress=False)
+    # Average pooling: once seed_everything has made kernels deterministic in this process, XLA
+    # refuses max-pool gradients and make_objective falls back to the plain graph (test_precision).
+    extractor = FeatureExtractor(["block1_conv1", "block2_conv1", "block3_conv1"], ["block3_conv2"],
+                                 weights="random", pooling="avg")
+    kwargs = dict(num_steps=3, extractor=extractor, progress=False)
     plain = stylize(content, style, **kwargs)
     xla = stylize(content, style, jit_compile=True, **kwargs)
     np.testing.assert_allclose(xla.history["total"], plain.history["total"], rtol=1e-3)
@@ -137,7 +141,7 @@ def test_memory_check_rejects_an_impossible_size_clearly(random_vgg19):
 
 
 def test_precision_names():
-    assert detect_precision() in ("float32", "mixed_bfloat16", "mixed_float16")
+    assert detect_precision() in ("float32", "mixed_bfloat16")  # float16 is opt-in only (test_precision.py)
     assert resolve_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("int8")
