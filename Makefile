@@ -21,6 +21,10 @@ VGG19_FILE := vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
 HAVE_VGG19 := $(wildcard $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(VGG19_FILE) $(NST_ASSETS_DIR)/keras/models/$(VGG19_FILE))
 TEST_VGG_WEIGHTS := $(or $(NST_VGG_WEIGHTS),$(if $(HAVE_VGG19),imagenet,random))
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# Two pytest workers: much of a run is single-threaded (kernel start-up, imports, tracing), so two
+# share the 2-core machine well. loadfile keeps the cells of one notebook on one worker, in order.
+# TEST_WORKERS= (empty) runs everything in one process.
+TEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: install demo test figures lab bench gpu-check clean
 
@@ -39,7 +43,7 @@ demo: install
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
 	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
-	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider
+	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider $(TEST_WORKERS)
 
 # Full mode unless NST_FAST=1 is given; executed copies in build/, figures in figures/<notebook>/.
 # Figures are for slides, so VGG has its ImageNet weights (downloaded and hash-checked once); with

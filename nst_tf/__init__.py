@@ -24,6 +24,7 @@ _EXPORTS = {
     "images": ["ImageError", "load_image", "save_image"],
     "losses": ["content_loss", "gram_matrix", "style_loss", "total_variation_loss"],
     "optimize": ["StylizeResult", "stylize"],
+    "recipes": ["RECIPES", "recipe_arguments"],
     "fast": ["FastModelError", "TFLiteStylizer", "fast_stylize", "load_fast_model", "load_tflite_model"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -31,8 +32,8 @@ __all__ = sorted(_WHERE)
 
 
 _SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "diagrams", "exercises", "fast",
-               "features", "images", "lbfgs", "litert", "losses", "notebook", "objective", "optimize", "plotting",
-               "precision", "progress", "resources", "scales", "video"}
+               "features", "images", "lbfgs", "litert", "loss_scale", "losses", "notebook", "objective", "optimize", "plotting",
+               "precision", "progress", "recipes", "resources", "scales", "video"}
 
 
 def __getattr__(name):

@@ -88,7 +88,7 @@ def notebook_setup(fast: bool | None = None, seed: int = 0, image_size: int | No
                           precision=resolve_precision(None))
     if show:
         _report(setup)
-    config.seed_everything(seed)
+    config.seed_everything(seed, announce=show)
     if show and setup.untrained:
         _show_untrained_warning()
     return setup
