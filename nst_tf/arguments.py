@@ -55,7 +55,6 @@ class Settings:
     seed: int
     preserve_color: str | None
     blend: list | None  # normalized style_blend; None with masks
-    blend_mode: str
     regions: list | None  # controls.Region per mask
     style_scale: float | None
     strength: float
@@ -67,7 +66,7 @@ class Settings:
                  "lr_decay_every", "precision", "jit_compile", "scales", "seed", "preserve_color")
         regions = self.regions
         return dict(network=self.network, pooling=pooling, **{n: getattr(self, n) for n in names},
-                    style_blend=self.blend, blend_mode=self.blend_mode,
+                    style_blend=self.blend,
                     mask_styles=[r.style for r in regions] if regions else None,
                     mask_weights=[r.weight for r in regions] if regions else None,
                     style_scale=self.style_scale, strength=self.strength, style_sizes=style_sizes)
@@ -162,7 +161,7 @@ def _style_scale(style_scale, styles, final_long) -> float | None:
 def validated(content_image, style_image, *, num_steps, network, content_weight, style_weight, tv_weight,
               tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
               lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
-              preserve_color, style_blend, blend_mode, masks, mask_styles, mask_weights, style_scale,
+              preserve_color, style_blend, masks, mask_styles, mask_weights, style_scale,
               strength) -> Settings:
     """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
     names the first mistake. Loads image files but builds no model."""
@@ -199,8 +198,6 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
     if preserve_color not in (None, *controls.PRESERVE_COLOR):
         raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
                          f"got {preserve_color!r}")
-    if blend_mode not in controls.BLEND_MODES:
-        raise ValueError(f"blend_mode must be one of {', '.join(controls.BLEND_MODES)}, got {blend_mode!r}")
     strength = check_weight("strength", strength)
     if strength > 1:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
@@ -216,5 +213,5 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     style_layer_weights=style_layer_weights, **weights, tv_kind=tv_kind, init=init,
                     optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
                     lr_decay_every=lr_decay_every, jit_compile=jit_compile, seed=seed,
-                    preserve_color=preserve_color, blend=blend, blend_mode=blend_mode, regions=regions,
+                    preserve_color=preserve_color, blend=blend, regions=regions,
                     style_scale=style_scale, strength=strength)

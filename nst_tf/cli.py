@@ -105,8 +105,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "(recolour the style to the photo's colours first) or luma-swap (post hoc)")
     g.add_argument("--style-blend", type=_non_negative, nargs="+", default=None, metavar="W",
                    help="one weight per STYLE, e.g. --style-blend 0.6 0.4 (normalized; default equal)")
-    g.add_argument("--blend-mode", choices=("gram", "loss"), default="gram",
-                   help="blend the styles' Gram matrices (default) or their losses")
     g.add_argument("--mask", nargs="+", default=None, metavar="MASK",
                    help="region masks (images: white = the region), one per region; region i gets "
                         "STYLE i when there are as many masks as styles, else the first STYLE")
@@ -170,7 +168,7 @@ def cmd_stylize(args) -> int:
                      init=args.init, optimizer=args.optimizer, learning_rate=args.learning_rate,
                      precision=args.precision, jit_compile=args.xla, scales=args.scales,
                      seed=args.seed, progress=not args.no_progress, preserve_color=args.preserve_color,
-                     style_blend=args.style_blend, blend_mode=args.blend_mode, masks=masks,
+                     style_blend=args.style_blend, masks=masks,
                      mask_styles=mask_styles, style_scale=args.style_scale, strength=args.strength)
     _warn_untrained(result.feature_weights)
     save_image(result.image, output)

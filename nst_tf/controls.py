@@ -1,7 +1,7 @@
 """Artistic controls (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer").
 
 Taught in notebooks/08_artistic_controls. ``stylize`` takes every control as an argument
-(``preserve_color``, ``style_blend``/``blend_mode``, ``masks``, ``style_scale``, ``strength``);
+(``preserve_color``, ``style_blend``, ``masks``, ``style_scale``, ``strength``);
 this module holds the pieces it is made of, so each can be tried and tested on its own:
 
 - colour: ``to_luminance``/``from_luminance``, ``match_luminance`` and ``match_color``, defined
@@ -27,7 +27,6 @@ from .color import (PRESERVE_COLOR, RGB_FROM_YIQ, YIQ_FROM_RGB, from_luminance, 
                      match_luminance, to_luminance)
 from .losses import _accumulation_dtype, gram_matrix
 
-BLEND_MODES = ("gram", "loss")
 
 
 # --- several styles --------------------------------------------------------------------------
@@ -222,8 +221,13 @@ def check_regions(masks, mask_styles, mask_weights, num_styles, content_shape):
     return [Region(m, None if s is None else int(s), w) for m, s, w in zip(arrays, mask_styles, weights)]
 
 
-def style_terms(extractor, styles, content_features, layers, blend, blend_mode, regions, strength):
-    """The objective's style terms: blended Gram targets, blended losses, or one term per region.
+def style_terms(extractor, styles, content_features, layers, blend, regions, strength):
+    """The objective's style terms: one with the blended Gram targets, or one term per region.
+
+    Blending Gram targets is the same objective as blending the style losses: for weights w_i
+    summing to 1, sum_i w_i ||G - A_i||^2 = ||G - sum_i w_i A_i||^2 + a constant (expand both
+    squares: the terms in G agree, the rest does not depend on the image), so the gradients and
+    the optimization path are identical (tests/test_controls.py checks it).
 
     ``strength`` < 1 moves each target towards the content's own (guided) Gram matrix."""
     used = (sorted({r.style for r in regions if r.style is not None}) if regions
@@ -238,9 +242,6 @@ def style_terms(extractor, styles, content_features, layers, blend, blend_mode, 
 
     if regions is None:
         content_grams = {n: gram_matrix(content_features[n]) if strength < 1 else None for n in layers}
-        if blend_mode == "loss":
-            return [StyleTerm(blend[i], {n: toward_content(grams[i][n], content_grams[n]) for n in layers})
-                    for i in used]
         blended = {n: grams[used[0]][n] if len(used) == 1 else tf.add_n([blend[i] * grams[i][n] for i in used])
                    for n in layers}
         return [StyleTerm(1.0, {n: toward_content(blended[n], content_grams[n]) for n in layers})]

@@ -28,13 +28,24 @@ from .scales import content_at_scale, styles_at_scale
 class _NoRetracingNoise:
     """Each ``stylize`` run compiles its own step on purpose (new targets, new sizes); TF's
     "N out of the last M calls triggered tf.function retracing" warning then fires during
-    sweeps and would teach the wrong lesson. Within a run the step is traced once (tested)."""
+    sweeps and would teach the wrong lesson. Within a run the step is traced once (tested).
+    The filter is on only while ``stylize`` runs, so a lecture's own retracing demo still shows
+    TensorFlow's real warning (notebooks/04)."""
 
     def filter(self, record):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
-tf.get_logger().addFilter(_NoRetracingNoise())
+def _quiet_retracing(function):
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        noise = _NoRetracingNoise()
+        tf.get_logger().addFilter(noise)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            tf.get_logger().removeFilter(noise)
+    return quiet
 
 
 @dataclass
@@ -128,6 +139,7 @@ def keras_schedule(learning_rate: float, lr_decay: float, every: int):
                                                        decay_rate=lr_decay, staircase=True)
 
 
+@_quiet_retracing
 def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19",
             weights=None, pooling: str = "max", content_weight=None, style_weight=None,
             tv_weight=None, tv_kind: str = "l1", content_layers=None, style_layers=None,
@@ -136,7 +148,7 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
             precision: str | None = "auto", jit_compile: bool = False, scales=None,
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
             estimate: bool = True, extractor: FeatureExtractor | None = None,
-            preserve_color: str | None = None, style_blend=None, blend_mode: str = "gram",
+            preserve_color: str | None = None, style_blend=None,
             masks=None, mask_styles=None, mask_weights=None, style_scale: float | None = None,
             strength: float = 1.0) -> StylizeResult:
     """Neural style transfer by optimizing pixels (Gatys et al. 2016).
@@ -163,8 +175,10 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
       style image first gets the content's colour mean and covariance, ``controls.match_color``)
       or "luma-swap" (post hoc: the usual result's Y with the content's chroma).
     - ``style_image`` may be a list of images; ``style_blend`` (default equal) gives each a
-      weight >= 0, normalized to sum 1. ``blend_mode="gram"`` blends the Gram targets
-      (A_l = sum_i w_i A_l^i), ``"loss"`` blends the style losses (sum_i w_i L_style^i).
+      weight >= 0, normalized to sum 1, and the style targets are the blended Gram matrices
+      A_l = sum_i w_i A_l^i. (Blending the style *losses* instead, sum_i w_i ||G - A^i||^2, is the
+      same objective up to a constant when sum_i w_i = 1, so it follows the identical path:
+      notebooks/08 derives it and tests/test_controls.py checks the gradients are equal.)
     - ``masks``: one float [0, 1] array (or mask file) per region, any size with the content's
       aspect ratio; region r is styled with ``mask_styles[r]`` (an index into the style list, or
       None to keep it photographic: no style loss there) and weighted by ``mask_weights[r]``
@@ -192,7 +206,7 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
                     learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
                     precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
                     callback_every=callback_every, extractor=extractor, preserve_color=preserve_color,
-                    style_blend=style_blend, blend_mode=blend_mode, masks=masks, mask_styles=mask_styles,
+                    style_blend=style_blend, masks=masks, mask_styles=mask_styles,
                     mask_weights=mask_weights, style_scale=style_scale, strength=strength)
     extractor = _extractor_for(run, extractor, pooling=pooling, weights=weights)
     seen_content, seen_styles = color.seen_by_network(run.content_image, run.styles, run.preserve_color)
@@ -255,7 +269,7 @@ def _objective(run, extractor, content: tf.Tensor, styles: list, image_shape):
     """The compiled loss and gradient of this scale: content targets, then the style terms."""
     content_features = extractor(content)
     terms = controls.style_terms(extractor, styles, content_features, run.style_layers, run.blend,
-                                 run.blend_mode, run.regions, run.strength)
+                                 run.regions, run.strength)
     # One whole-image term with weight 1 is the plain Gatys objective: give it as plain targets.
     plain = len(terms) == 1 and terms[0].weight == 1.0 and terms[0].masks is None
     return make_objective(

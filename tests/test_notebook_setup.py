@@ -55,7 +55,7 @@ def test_library_default_steps_stay_full_mode_on_a_cpu(monkeypatch):
                   content_layers=None, style_layers=None, style_layer_weights=None, init="content",
                   optimizer="adam", learning_rate=0.02, lr_decay=1.0, lr_decay_every=100, precision="float32",
                   jit_compile=False, scales=None, seed=0, callback_every=None, extractor=None,
-                  preserve_color=None, style_blend=None, blend_mode="gram", masks=None, mask_styles=None,
+                  preserve_color=None, style_blend=None, masks=None, mask_styles=None,
                   mask_weights=None, style_scale=None, strength=1.0)
     assert validated(image, image, num_steps=None, **kwargs).steps_per_scale == [config.FULL_SETTINGS.num_steps]
     monkeypatch.setenv("NST_FAST", "1")

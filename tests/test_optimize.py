@@ -188,3 +188,20 @@ def test_real_squeezenet_moves_gram_statistics_towards_the_style():
     swap = content_loss({n: extractor(tf.image.resize(style, content.shape[1:3]))[n] for n in target},
                         target).numpy()
     assert drift < 0.5 * swap, (drift, swap)  # the photo's layout survives
+
+
+def test_retracing_warning_is_muted_only_while_stylize_runs(pair, random_vgg19):
+    # stylize compiles a fresh step per run on purpose; a lecture's own retracing demo must still see
+    # TensorFlow's real "triggered tf.function retracing" warning (notebooks/04).
+    content, style = pair[:2]
+    muted = []
+
+    def callback(step, image, losses):
+        muted.append(any(isinstance(f, optimize._NoRetracingNoise) for f in tf.get_logger().filters))
+
+    stylize(content, style, extractor=random_vgg19, num_steps=2, progress=False, callback=callback, callback_every=1)
+    assert muted == [True, True]
+    assert not any(isinstance(f, optimize._NoRetracingNoise) for f in tf.get_logger().filters)
+    with pytest.raises(ValueError):  # an early error removes the filter too
+        stylize(content, style, extractor=random_vgg19, num_steps=0, progress=False)
+    assert not any(isinstance(f, optimize._NoRetracingNoise) for f in tf.get_logger().filters)
