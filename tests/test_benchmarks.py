@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import need_asset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +34,13 @@ def test_bench_fast_quick_prints_its_tables():
     need_asset("magenta_style_transfer_f16")
     out = run_quick("bench_fast.py")
     assert "|" in out and "ms" in out
+
+
+def test_bench_memory_quick_prints_its_table():
+    for name in ("squeezenet_v1_1_notop", "tubingen_neckarfront", "vangogh_starry_night"):
+        need_asset(name)
+    out = run_quick("bench_memory.py")  # one SqueezeNet run at 256 px: 10-20 s
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| squeezenet |")]
+    assert rows and "failed" not in out
+    estimate, measured, ratio = (float(cell) for cell in rows[0][3:6])
+    assert estimate > 0 and measured > 0 and ratio == pytest.approx(estimate / measured, abs=0.02)
