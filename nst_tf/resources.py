@@ -1,6 +1,10 @@
-"""Will it fit? Memory check before a long run.
+"""Will it fit, and how much work is it? Memory check and FLOP count before a long run.
 
 Taught in notebooks/06_speed_and_scale.
+
+Work: ``step_flops`` counts the floating-point operations of one optimization step (the forward
+pass up to the deepest loss layer and the backward pass to the pixels), so every "how long on a
+T4" estimate in the lectures comes from one function instead of hand-written TFLOP numbers.
 
 Estimate: backpropagating to the pixels keeps every activation of the forward pass, creates a
 gradient of the same size and per-layer temporaries, so the peak is about ``4 x`` the activations
@@ -57,6 +61,42 @@ def _values_per_pixel(network: str, name: str) -> int:
         squeeze, expand = channels
         return squeeze + 2 * expand + 2 * expand
     return channels
+
+
+def _convolutions(network: str, height: int, width: int, deepest: str):
+    """(h, w, k, c_in, c_out) of every convolution up to ``deepest``, in forward order."""
+    h, w, channels = height, width, 3
+    if network == "squeezenet":
+        h, w = (h - 3) // 2 + 1, (w - 3) // 2 + 1  # conv1: 3x3 stride 2, valid
+    for name in layer_names(network):
+        if "pool" in name:
+            h, w = ((h - 3) // 2 + 1, (w - 3) // 2 + 1) if network == "squeezenet" else (h // 2, w // 2)
+        elif network != "squeezenet":
+            out = _values_per_pixel(network, name)
+            yield h, w, 3, channels, out
+            channels = out
+        elif name == "conv1":
+            yield h, w, 3, channels, 64
+            channels = 64
+        else:
+            squeeze, expand = _SQUEEZENET[name]
+            yield from ((h, w, 1, channels, squeeze), (h, w, 1, squeeze, expand), (h, w, 3, squeeze, expand))
+            channels = 2 * expand
+        if name == deepest:
+            return
+
+
+def step_flops(network: str, height: int, width: int, deepest: str) -> float:
+    """FLOPs of one step: forward to ``deepest`` plus the backward pass to the pixels.
+
+    A convolution costs 2*h*w*k*k*c_in*c_out FLOPs (a multiply and an add per weight and output
+    pixel). The backward pass computes gradients of the *inputs* only (the network is frozen, so no
+    weight gradients), which costs about as much as the forward pass: a step is ~2x the forward.
+    Pooling, ReLU, Gram matrices and losses are a few percent and left out.
+    """
+    forward = sum(2.0 * h * w * k * k * c_in * c_out for h, w, k, c_in, c_out in
+                  _convolutions(network, height, width, deepest))
+    return 2.0 * forward
 
 
 def activation_bytes(network: str, height: int, width: int, deepest: str, precision: str = "float32") -> int:

@@ -226,3 +226,34 @@ def test_without_nvidia_smi_or_reservation_the_check_is_skipped_not_refused(monk
     with pytest.warns(UserWarning, match="memory check skipped: GPU memory unknown"):
         need = check_memory("vgg19", 3072, 4096, "block5_conv2", "float32")
     assert need == 4 * activation_bytes("vgg19", 3072, 4096, "block5_conv2") + 100 * MiB
+
+
+@pytest.mark.parametrize("network, deepest", [("vgg19", "block5_conv4"), ("vgg16", "block4_conv2"),
+                                              ("squeezenet", "fire9"), ("squeezenet", "fire5")])
+def test_step_flops_counts_every_convolution_of_the_real_model(network, deepest):
+    # Independent count from the Keras model itself: 2 * output pixels * kernel size per conv layer,
+    # forward up to `deepest`; the step is forward + the same again for the gradient to the pixels.
+    from nst_tf.features import FeatureExtractor, layer_names
+    from nst_tf.resources import step_flops
+
+    names = layer_names(network)
+    blocks = [n for n in names[:names.index(deepest) + 1] if "pool" not in n]  # conv layers / fire modules
+    extractor = FeatureExtractor(blocks, network=network, weights="random")
+    height, width = 97, 130  # odd sizes: valid pools and strides must round the same way
+    outputs = extractor(np.zeros((1, height, width, 3), np.float32))
+    backbone_layers = {layer.name: layer for layer in extractor.model.layers}
+    forward = 0.0
+    for block in blocks:  # a fire module's three convolutions share its output's spatial size
+        kernels = [backbone_layers[block]] if not block.startswith("fire") else \
+            [backbone_layers[f"{block}_{part}"] for part in ("squeeze1x1", "expand1x1", "expand3x3")]
+        _, h, w, _ = outputs[block].shape
+        forward += sum(2.0 * h * w * np.prod(layer.kernel.shape) for layer in kernels)
+    assert step_flops(network, height, width, deepest) == pytest.approx(2 * forward, rel=1e-12)
+
+
+def test_step_flops_of_the_lectures_working_size():
+    # The number the lectures quote: VGG19 to block5_conv2 (the TF tutorial's deepest layer) at 512x384.
+    from nst_tf.resources import step_flops
+
+    assert step_flops("vgg19", 384, 512, "block5_conv2") == pytest.approx(0.2913e12, rel=1e-3)
+    assert step_flops("vgg19", 768, 1024, "block5_conv2") == pytest.approx(4 * step_flops("vgg19", 384, 512, "block5_conv2"), rel=1e-2)
