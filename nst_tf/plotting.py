@@ -120,3 +120,37 @@ def save_figure(fig, name: str, notebook: str | None = None) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
     return path
+
+
+def show_luminance_chroma(image, luminance, chroma, titles=None, suptitle: str | None = None,
+                          size: float = 3.0):
+    """An RGB image beside its luminance (grey, 0..1) and its two signed chroma channels.
+
+    Chroma is signed (I and Q are negative for half the colours), so each chroma channel is drawn
+    with a diverging colour map ("RdBu_r") centred on 0 with symmetric limits and a colour bar;
+    ``show_images`` would clip the negative half to 0. ``luminance`` is [.., H, W, 1] or [H, W],
+    ``chroma`` [.., H, W, 2]. Returns the figure (4 image axes, then 3 colour-bar axes).
+
+    Taught in notebooks/08_artistic_controls.
+    """
+    import matplotlib.pyplot as plt
+
+    y = np.asarray(luminance, np.float64).reshape(np.shape(luminance)[-3:-1] if np.ndim(luminance) > 2
+                                                  else np.shape(luminance))
+    iq = np.asarray(chroma, np.float64).reshape(*np.shape(chroma)[-3:-1], 2)
+    titles = titles or ["RGB", "Y: luminance", "I: orange (+) / blue (-)", "Q: purple (+) / green (-)"]
+    limit = max(float(np.max(np.abs(iq))), 1e-6)  # one symmetric scale for I and Q: comparable
+    aspect = y.shape[0] / y.shape[1]
+    fig, axes = plt.subplots(1, 4, figsize=(4 * size + 1.2, size * aspect + (1.2 if suptitle else 0.8)))
+    panels = [(_to_array(image), None, None, None), (y, "gray", 0.0, 1.0),
+              (iq[..., 0], "RdBu_r", -limit, limit), (iq[..., 1], "RdBu_r", -limit, limit)]
+    for ax, title, (array, cmap, vmin, vmax) in zip(axes, titles, panels):
+        shown = ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+        if cmap is not None:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    fig.tight_layout()
+    return fig
