@@ -26,7 +26,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # TEST_WORKERS= (empty) runs everything in one process.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: install demo test figures lab bench gpu-check clean
+.PHONY: install demo test student figures lab bench gpu-check clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
 	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
 	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider $(TEST_WORKERS)
+
+# The student edition (student/NN_*.ipynb): solutions replaced by stubs, nbgrader's markers kept.
+# Generated only here, and committed so that Colab can open it; a test checks it is current.
+student: install
+	$(PY) -m nst_tf.editions notebooks student
 
 # Full mode unless NST_FAST=1 is given; executed copies in build/, figures in figures/<notebook>/.
 # Figures are for slides, so VGG has its ImageNet weights (downloaded and hash-checked once); with

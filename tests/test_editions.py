@@ -1,0 +1,64 @@
+"""The student edition: solutions out, stubs in, nbgrader's markers and metadata, files current."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nst_tf.editions import BEGIN, END, render, strip_solution, student_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def cell(kind, source, grade_id="ex01_gram_matrix", solution=True):
+    meta = {"nbgrader": {"solution": solution, "grade": False, "locked": False, "task": False,
+                         "grade_id": grade_id, "schema_version": 3}} if solution else {}
+    return {"cell_type": kind, "metadata": meta, "source": source.splitlines(keepends=True),
+            **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+
+
+def test_code_solution_becomes_a_stub_at_the_same_indentation():
+    source = (f"def gram_matrix(features):\n    \"\"\"Your docstring stays.\"\"\"\n    {BEGIN}\n"
+              "    b, h, w, c = features.shape\n    return secret_answer\n    " + END + "\n\n\nx = 1\n")
+    student = "".join(strip_solution(cell("code", source))["source"])
+    assert student == ('def gram_matrix(features):\n    """Your docstring stays."""\n'
+                       '    raise NotImplementedError("exercise: ex01_gram_matrix")\n\n\nx = 1\n')
+    assert "secret_answer" not in student
+
+
+def test_markdown_sample_answer_becomes_your_answer_here_and_other_cells_stay():
+    answer = cell("markdown", f"**Sample answer.**\n{BEGIN}\nBecause the Gram matrix sums over positions.\n{END}\n")
+    assert "".join(strip_solution(answer)["source"]) == "**Sample answer.**\nYOUR ANSWER HERE\n"
+    plain = cell("code", "print(1)\n", solution=False)
+    assert strip_solution(plain) is plain
+
+
+@pytest.mark.parametrize("source", [f"{BEGIN}\nx = 1\n", "x = 1\n", f"{BEGIN}\nx\n{END}\n{END}\n"])
+def test_broken_markers_are_an_error_not_a_leak(source):
+    with pytest.raises(ValueError, match="marker"):
+        strip_solution(cell("code", source))
+
+
+def test_the_student_badge_points_at_the_student_edition():
+    title = {"cell_type": "markdown", "metadata": {}, "source": [
+        "# T\n", "[![Open In Colab](b.svg)](https://colab.research.google.com/github/o/r/blob/v1/notebooks/01_x.ipynb)"]}
+    student = student_notebook({"cells": [title], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert "/blob/v1/student/01_x.ipynb" in "".join(student["cells"][0]["source"])
+
+
+@pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
+def test_committed_student_edition_is_current_and_holds_no_solution(lecture):
+    committed = ROOT / "student" / lecture.name
+    assert committed.is_file(), f"run `make student`: {committed} is missing"
+    notebook = json.loads(lecture.read_text(encoding="utf-8"))
+    assert committed.read_text(encoding="utf-8") == render(student_notebook(notebook)), \
+        f"{committed} is stale: run `make student` (the student edition is generated, never edited)"
+    student = json.loads(committed.read_text(encoding="utf-8"))
+    for original, stripped in zip(notebook["cells"], student["cells"]):
+        text = "".join(stripped["source"])
+        assert BEGIN not in text and END not in text
+        if original.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            solution = "".join(original["source"]).split(BEGIN, 1)[1].split(END, 1)[0]
+            body = [line.strip() for line in solution.splitlines()[1:] if line.strip()]
+            assert not any(line in text for line in body if len(line) > 8), f"{lecture.name}: solution leaked"
