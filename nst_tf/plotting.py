@@ -154,3 +154,94 @@ def show_luminance_chroma(image, luminance, chroma, titles=None, suptitle: str |
         fig.suptitle(suptitle, fontsize=12)
     fig.tight_layout()
     return fig
+
+
+def plot_optimizer_race(curves: dict, title: str = ""):
+    """Two optimizers on one objective: best loss so far against wall-clock seconds and against
+    loss evaluations, side by side on log axes.
+
+    ``curves``: {label: (evaluations, seconds, best_loss)}, three equally long sequences (seconds
+    since the first evaluation; best loss so far, e.g. ``np.minimum.accumulate`` of the history,
+    since a line search's rejected trials are higher). Returns the figure (two axes).
+
+    Taught in notebooks/06_speed_and_scale.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+    for label, (evaluations, seconds, best) in curves.items():
+        axes[0].plot(seconds, best, marker=".", label=label)
+        axes[1].plot(evaluations, best, marker=".", label=label)
+    for ax, xlabel, panel in zip(axes, ("seconds since the first evaluation", "loss evaluations"),
+                                 ("Loss vs wall-clock time", "Loss vs evaluations")):
+        ax.set_yscale("log")
+        ax.set(xlabel=xlabel, ylabel="total loss (best so far)", title=panel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scale_losses(history: dict, title: str = "Coarse-to-fine: each scale starts from the upsampled "
+                                                  "previous result"):
+    """The total loss of a coarse-to-fine run (``stylize(scales=...)``), one line per scale.
+
+    ``history``: ``StylizeResult.history`` with its ``step``, ``total`` and ``scale`` (the long
+    side each step ran at). The loss jumps where the scale changes: a new objective, not a setback.
+    Returns the figure (one axis).
+
+    Taught in notebooks/06_speed_and_scale.
+    """
+    import matplotlib.pyplot as plt
+
+    steps, totals = np.asarray(history["step"]), np.asarray(history["total"], np.float64)
+    scale_of = np.asarray(history["scale"])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for scale in dict.fromkeys(history["scale"]):  # in the order the run visited them
+        ax.plot(steps[scale_of == scale], totals[scale_of == scale], label=f"{scale} px")
+    ax.set_yscale("log")
+    ax.set(xlabel="step (all scales)", ylabel="total loss at that scale", title=title)
+    ax.legend(title="long side")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def plot_memory_estimate(sides, networks: dict, precisions=("float32", "mixed_bfloat16"),
+                         budget_gib: float | None = None, aspect: float = 0.75):
+    """The memory ``resources.check_memory`` expects one optimization step to need, against the
+    image's long side, on log-log axes: slope 2 once the activations, which grow with the pixel
+    count, dominate the fixed overhead.
+
+    ``networks``: {network: its deepest loss layer (Keras name)}; ``aspect``: height / width.
+    ``budget_gib``: a horizontal line for a device's memory (e.g. a T4's ~15 GiB).
+    Returns the figure (one axis, a line per network and precision).
+
+    Taught in notebooks/06_speed_and_scale.
+    """
+    import matplotlib.pyplot as plt
+
+    from .resources import check_memory
+
+    sides = np.asarray(sides)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for network, deepest in networks.items():
+        for precision, style in zip(precisions, ("-", "--", ":")):
+            gib = [check_memory(network, round(s * aspect), int(s), deepest, precision, available=2**62) / 2**30
+                   for s in sides]
+            ax.plot(sides, gib, style, marker="o", label=f"{network}, {precision}")
+    if budget_gib:
+        ax.axhline(budget_gib, color="grey", lw=1, ls=":")
+        ax.text(sides[0], budget_gib * 1.15, f"{budget_gib:g} GiB", color="grey", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(sides, [str(s) for s in sides])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set(xlabel=f"long side (px), height = {aspect:g} x width", ylabel="estimated peak memory of a step (GiB)",
+           title="check_memory's estimate: slope 2 on log-log axes once activations dominate")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig

@@ -37,3 +37,58 @@ def test_show_luminance_chroma_keeps_the_sign_of_chroma_and_shows_luminance_in_g
         assert fig._suptitle.get_text() == "YIQ"
     finally:
         matplotlib.pyplot.close(fig)
+
+
+def test_plot_optimizer_race_draws_loss_against_time_and_against_evaluations():
+    import matplotlib
+
+    curves = {"Adam": ([1, 2, 3], [0.0, 0.1, 0.2], [9.0, 5.0, 4.0]),
+              "L-BFGS": ([1, 2, 3], [0.0, 0.2, 0.4], [9.0, 3.0, 2.0])}
+    fig = plotting.plot_optimizer_race(curves, title="race")
+    try:
+        time_axis, evaluation_axis = fig.axes
+        assert time_axis.get_xlabel().startswith("seconds") and evaluation_axis.get_xlabel() == "loss evaluations"
+        for ax in fig.axes:
+            assert ax.get_yscale() == "log" and [t.get_text() for t in ax.get_legend().get_texts()] == ["Adam", "L-BFGS"]
+        np.testing.assert_array_equal(time_axis.lines[1].get_xdata(), [0.0, 0.2, 0.4])
+        np.testing.assert_array_equal(evaluation_axis.lines[1].get_ydata(), [9.0, 3.0, 2.0])
+        assert fig._suptitle.get_text() == "race"
+    finally:
+        matplotlib.pyplot.close(fig)
+
+
+def test_plot_scale_losses_draws_one_line_per_scale_in_run_order():
+    import matplotlib
+
+    history = {"step": [1, 2, 3, 4, 5], "total": [5.0, 4.0, 9.0, 8.0, 7.0], "scale": [64, 64, 128, 128, 128]}
+    fig = plotting.plot_scale_losses(history)
+    try:
+        (ax,) = fig.axes
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["64 px", "128 px"]
+        np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2])
+        np.testing.assert_array_equal(ax.lines[1].get_ydata(), [9.0, 8.0, 7.0])
+        assert ax.get_yscale() == "log" and ax.get_xlabel() == "step (all scales)"
+    finally:
+        matplotlib.pyplot.close(fig)
+
+
+def test_plot_memory_estimate_draws_check_memory_per_network_and_precision():
+    import matplotlib
+
+    from nst_tf.resources import check_memory
+
+    sides = [256, 512, 1024]
+    fig = plotting.plot_memory_estimate(sides, {"vgg19": "block5_conv2", "squeezenet": "fire7"}, budget_gib=15)
+    try:
+        (ax,) = fig.axes
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ["vgg19, float32", "vgg19, mixed_bfloat16", "squeezenet, float32", "squeezenet, mixed_bfloat16"]
+        vgg = ax.lines[0].get_ydata()
+        expected = [check_memory("vgg19", round(0.75 * s), s, "block5_conv2", available=2**62) / 2**30 for s in sides]
+        np.testing.assert_allclose(vgg, expected)
+        assert vgg[2] / vgg[1] > 3.5  # doubling the side ~quadruples the estimate (plus a fixed overhead)
+        assert ax.lines[1].get_ydata()[2] < vgg[2]  # 16 bits: less memory
+        assert any(np.allclose(line.get_ydata(), 15) for line in ax.lines[4:])  # the budget line
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+    finally:
+        matplotlib.pyplot.close(fig)
