@@ -245,3 +245,144 @@ def plot_memory_estimate(sides, networks: dict, precisions=("float32", "mixed_bf
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
+
+
+def _banner_on(fig, banner):
+    """The red untrained-features line above a figure drawn with plain subplots."""
+    if banner:
+        fig.text(0.5, 1.0, banner, ha="center", va="bottom", color="white", fontweight="bold",
+                 bbox=dict(facecolor="crimson", edgecolor="none", pad=4))
+
+
+def plot_preprocessing_mistakes(rel_diff: dict, mean_act: dict, layers, banner: str | None = None,
+                                title: str = "Preprocessing mistakes, measured on VGG19 features"):
+    """Two bar charts of what preprocessing mistakes do to the features, one group per layer.
+
+    Left: ``rel_diff[mistake][k]`` = ||F_wrong - F_right|| / ||F_right|| at ``layers[k]`` (0 = no
+    change). Right: ``mean_act[variant][k]``, the mean activation of every variant (the correct one
+    first), on a log scale. ``banner``: the untrained-features line. Returns the figure (2 axes).
+
+    Taught in notebooks/01_images_and_vgg_features.
+    """
+    import matplotlib.pyplot as plt
+
+    variants, mistakes = list(mean_act), list(rel_diff)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.2))
+    width = 0.8 / len(variants)
+    positions = np.arange(len(layers))
+    for i, mistake in enumerate(mistakes):  # colours match the right panel, where C0 is "correct"
+        ax1.bar(positions + (i + 1) * width, rel_diff[mistake], width, label=mistake, color=f"C{i + 1}")
+    for i, variant in enumerate(variants):
+        ax2.bar(positions + i * width, mean_act[variant], width, label=variant, color=f"C{i}")
+    for ax in (ax1, ax2):
+        ax.set_xticks(positions + 1.5 * width, list(layers))
+        ax.set_xlabel("layer")
+        ax.grid(axis="y", alpha=0.3)
+    ax1.set_ylabel("‖F_wrong − F_right‖ / ‖F_right‖")
+    ax1.set_title("How far each mistake moves the features (0 = no change)")
+    ax1.legend(fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("mean activation (log scale)")
+    ax2.set_title("The scale of the activations")
+    ax2.set_ylim(top=ax2.get_ylim()[1] * 30)  # headroom for the legend
+    ax2.legend(fontsize=8, loc="upper right", ncol=2)
+    fig.suptitle(title)
+    _banner_on(fig, banner)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shuffle_change(change: dict, layers, grids=(4, 8), network: str = "VGG19", note: str | None = None):
+    """Relative change of the features and of their Gram matrices when image patches are shuffled.
+
+    ``change[grid, layer] = (||F' - F|| / ||F||, ||G' - G|| / ||G||)``; one bar per grid size in
+    each layer group. Left panel: the features (what a content loss compares); right: the Gram
+    matrices (what the style loss compares). ``note``: a second title line. Returns the figure.
+
+    Taught in notebooks/02_gram_matrices.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    x = np.arange(len(layers))
+    width = 0.8 / len(grids)
+    panels = [(axes[0], 0, "features F (what the content loss compares)"),
+              (axes[1], 1, "Gram matrix G (what the style loss compares)")]
+    for ax, which, title in panels:
+        for i, grid in enumerate(grids):
+            ax.bar(x + (i - (len(grids) - 1) / 2) * width, [change[grid, layer][which] for layer in layers],
+                   width=width, label=f"{grid}×{grid} patches shuffled")
+        ax.set_xticks(x, list(layers))
+        ax.set_xlabel(f"{network} layer")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("relative change  ‖after − before‖ / ‖before‖")
+    axes[1].legend()
+    fig.suptitle("Shuffling patches: features change a lot, Gram matrices of shallow layers barely move"
+                 + (f"\n({note})" if note else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_resolution_scaling(sizes, gram_norms: dict, style_losses: dict, layer: str, network: str = ""):
+    """How Gram matrices and the style loss grow with the image size, normalized or not (log-log).
+
+    ``gram_norms`` and ``style_losses`` map a label to one value per entry of ``sizes`` (long side,
+    px); labels containing "unnormalized" get dashed guides through their first point, growing like
+    the area (Gram, slope 2) and like the area squared (loss, slope 4). Returns the figure (2 axes).
+
+    Taught in notebooks/02_gram_matrices.
+    """
+    import matplotlib.pyplot as plt
+
+    sizes = np.asarray(sizes, dtype=np.float64)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    panels = [(axes[0], gram_norms, 2, "area", f"Frobenius norm of the {layer} Gram matrix",
+               "The Gram matrix of the painting"),
+              (axes[1], style_losses, 4, "area²", "style loss  mean((G(photo) − G(painting))²)",
+               "The style loss of the photo against the painting")]
+    for ax, series, power, guide, ylabel, title in panels:
+        for label, values in series.items():
+            values = np.asarray(values, dtype=np.float64)
+            (line,) = ax.plot(sizes, values, "o-", label=label)
+            if "unnormalized" in label:
+                ax.plot(sizes, values[0] * (sizes / sizes[0]) ** power, "--", color=line.get_color(),
+                        alpha=0.5, label=f"∝ {guide} (guide)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sizes, [str(int(s)) for s in sizes])
+        ax.minorticks_off()
+        ax.set_xlabel("image size (long side, px)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Without the 1/(HW): Gram entries grow with the area, the style loss with its square"
+                 + (f" ({network})" if network else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_gram_heatmaps(grams: dict, network: str, layer: str, banner: str | None = None):
+    """Gram matrices side by side as heatmaps on one colour scale (square-root norm, "magma").
+
+    ``grams`` maps a title to a [C, C] array. ``banner``: the untrained-features line. Returns the
+    figure (one image axis per matrix, then their colour bars).
+
+    Taught in notebooks/02_gram_matrices.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import PowerNorm
+
+    grams = {name: np.asarray(g, dtype=np.float64) for name, g in grams.items()}
+    vmax = max(float(g.max()) for g in grams.values())
+    fig, axes = plt.subplots(1, len(grams), figsize=(5.5 * len(grams), 4.6), squeeze=False)
+    for ax, (name, g) in zip(axes[0], grams.items()):
+        shown = ax.imshow(g, cmap="magma", norm=PowerNorm(0.5, vmin=0, vmax=vmax))
+        ax.set_title(f"{name}\n{network} {layer} Gram ({g.shape[0]}×{g.shape[1]})", fontsize=10)
+        ax.set_xlabel("channel d")
+        ax.set_ylabel("channel c")
+        fig.colorbar(shown, ax=ax, label="G[c, d] = mean over positions of F_c·F_d  (√ scale)")
+    _banner_on(fig, banner)
+    fig.tight_layout()
+    return fig

@@ -92,3 +92,88 @@ def test_plot_memory_estimate_draws_check_memory_per_network_and_precision():
         assert ax.get_xscale() == ax.get_yscale() == "log"
     finally:
         matplotlib.pyplot.close(fig)
+
+
+def test_plot_preprocessing_mistakes_draws_one_bar_per_layer_and_variant():
+    import matplotlib.pyplot as plt
+
+    from nst_tf import plotting
+
+    layers = ["conv1_1", "conv2_1", "conv3_1"]
+    rel_diff = {"fed as is": [1.0, 0.9, 0.8], "RGB/BGR": [0.3, 0.2, 0.1]}
+    mean_act = {"correct": [5.0, 4.0, 3.0], "fed as is": [0.05, 0.04, 0.03], "RGB/BGR": [5.0, 4.1, 3.2]}
+    fig = plotting.plot_preprocessing_mistakes(rel_diff, mean_act, layers, banner="UNTRAINED")
+    left, right = fig.axes
+    assert len(left.patches) == 2 * 3 and len(right.patches) == 3 * 3
+    assert sorted(p.get_height() for p in left.patches) == sorted(sum(rel_diff.values(), []))
+    assert [t.get_text() for t in left.get_xticklabels()] == layers
+    assert right.get_yscale() == "log" and "mean activation" in right.get_ylabel()
+    assert [t.get_text() for t in left.get_legend().get_texts()] == list(rel_diff)
+    assert any(t.get_text() == "UNTRAINED" for t in fig.texts)
+    assert not any(t.get_text() == "UNTRAINED" for t in plotting.plot_preprocessing_mistakes(
+        rel_diff, mean_act, layers).texts)
+    plt.close("all")
+
+
+def test_plot_shuffle_change_puts_features_left_and_grams_right():
+    import matplotlib.pyplot as plt
+
+    from nst_tf import plotting
+
+    layers = ["conv1_1", "conv5_1"]
+    change = {(4, "conv1_1"): (0.9, 0.01), (4, "conv5_1"): (0.8, 0.2),
+              (8, "conv1_1"): (1.0, 0.02), (8, "conv5_1"): (0.95, 0.4)}
+    fig = plotting.plot_shuffle_change(change, layers, grids=(4, 8), note="untrained")
+    left, right = fig.axes
+    assert sorted(p.get_height() for p in left.patches) == [0.8, 0.9, 0.95, 1.0]
+    assert sorted(p.get_height() for p in right.patches) == [0.01, 0.02, 0.2, 0.4]
+    assert "features" in left.get_title() and "Gram" in right.get_title()
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["4×4 patches shuffled",
+                                                                      "8×8 patches shuffled"]
+    assert "untrained" in fig._suptitle.get_text()
+    plt.close("all")
+
+
+def test_plot_resolution_scaling_draws_guides_with_slopes_two_and_four():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nst_tf import plotting
+
+    sizes = [64, 128, 256]
+    grams = {"normalized": [1.0, 1.1, 1.0], "unnormalized": [10.0, 41.0, 160.0]}
+    losses = {"normalized": [2.0, 2.1, 2.0], "unnormalized": [3.0, 50.0, 770.0]}
+    fig = plotting.plot_resolution_scaling(sizes, grams, losses, layer="fire3", network="SqueezeNet")
+    left, right = fig.axes
+    for ax, power, series in [(left, 2, grams), (right, 4, losses)]:
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(series) <= set(lines) and len(lines) == 3  # two series and one guide
+        guide = next(line for label, line in lines.items() if "guide" in label)
+        x, y = (np.asarray(v, dtype=float) for v in guide.get_data())
+        np.testing.assert_allclose(np.diff(np.log(y)) / np.diff(np.log(x)), power)
+        assert y[0] == series["unnormalized"][0]
+        np.testing.assert_allclose(lines["unnormalized"].get_ydata(), series["unnormalized"])
+    assert "Gram" in left.get_ylabel() and "style loss" in right.get_ylabel()
+    assert "SqueezeNet" in fig._suptitle.get_text()
+    plt.close("all")
+
+
+def test_plot_gram_heatmaps_shares_one_colour_scale():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from nst_tf import plotting
+
+    rng = np.random.default_rng(0)
+    features = rng.uniform(size=(2, 50, 6))
+    grams = {name: f.T @ f / 50 for name, f in zip(["painting", "photo"], features)}
+    fig = plotting.plot_gram_heatmaps(grams, "squeezenet", "conv1", banner="UNTRAINED")
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 2 and len(fig.axes) == 4  # two heatmaps, two colour bars
+    limits = {ax.images[0].norm.vmax for ax in images}
+    assert limits == {max(g.max() for g in grams.values())}
+    assert all(ax.get_xlabel() == "channel d" and ax.get_ylabel() == "channel c" for ax in images)
+    assert "painting" in images[0].get_title() and "6×6" in images[0].get_title()
+    assert any(t.get_text() == "UNTRAINED" for t in fig.texts)
+    plt.close("all")
