@@ -63,6 +63,12 @@ def _values_per_pixel(network: str, name: str) -> int:
     return channels
 
 
+# What the lectures assume a Colab T4 sustains on these convolutions in float32, FLOP/s: its
+# peak is 8.1 TFLOP/s; cuDNN reaches ~60% on VGG-sized layers. An assumption for "expected" time
+# estimates, to be replaced by the wall times of the first `make gpu-check` report.
+T4_FLOP_PER_S = 5e12
+
+
 def _convolutions(network: str, height: int, width: int, deepest: str):
     """(h, w, k, c_in, c_out) of every convolution up to ``deepest``, in forward order."""
     h, w, channels = height, width, 3
