@@ -386,3 +386,97 @@ def plot_gram_heatmaps(grams: dict, network: str, layer: str, banner: str | None
     _banner_on(fig, banner)
     fig.tight_layout()
     return fig
+
+
+def plot_loss_curves(histories: dict, key: str = "total", title: str | None = None, log: bool = True):
+    """One loss curve per run on one axis: ``histories`` maps a label to a ``StylizeResult.history``.
+
+    ``key``: which loss to draw ("total", "content", "style", "tv"), against ``history["step"]``,
+    on a log scale unless ``log=False``. Returns the figure (one axis).
+
+    Taught in notebooks/04_optimizing_pixels (initialization) and notebooks/05 (backbones).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for label, history in histories.items():
+        ax.plot(history["step"], history[key], label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"{key} loss" + (" (weighted)" if key == "total" else ""))
+    ax.set_title(title or f"{key} loss of each run")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_adam_scale(sqrt_v_hat: dict, epsilon: float = 0.1, beta_2: float = 0.999, title: str | None = None):
+    """Histograms of Adam's sqrt(v_hat), one per step, against its epsilon (log axis).
+
+    ``sqrt_v_hat`` maps a step t (1, 2, ...) to the array of sqrt(v_t / (1 - beta_2**t)) over all
+    pixel values. Keras adds epsilon to sqrt(v), not to sqrt(v_hat), so relative to sqrt(v_hat) it
+    is epsilon / sqrt(1 - beta_2**t): a dashed line per step, in the step's colour; the solid line is
+    epsilon itself, the limit. Values left of a step's line move like momentum SGD (step
+    lr * m_hat / eps_t), values right of it like sign descent (~lr). Returns the figure (one axis).
+
+    Taught in notebooks/04_optimizing_pixels.
+    """
+    import matplotlib.pyplot as plt
+
+    values = {step: np.asarray(v, dtype=np.float64).ravel() for step, v in sqrt_v_hat.items()}
+    positive = np.concatenate([v[v > 0] for v in values.values()])
+    low = min(float(positive.min()), epsilon) / 2
+    high = max(float(positive.max()), epsilon / np.sqrt(1 - beta_2)) * 2
+    bins = np.logspace(np.log10(low), np.log10(high), 60)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for index, (step, v) in enumerate(values.items()):
+        eps_t = epsilon / np.sqrt(1 - beta_2 ** step)
+        ax.hist(np.clip(v, low, None), bins=bins, histtype="step", lw=1.5, color=f"C{index}",
+                label=f"step {step}: {np.mean(v < eps_t):.1%} below ε/√(1−β₂ᵗ) = {eps_t:.2g}")
+        ax.axvline(eps_t, color=f"C{index}", ls="--", lw=1)
+    ax.axvline(epsilon, color="black", lw=1.5, label=f"ε = {epsilon:g} (the limit)")
+    ax.set_xscale("log")
+    ax.set_xlabel("√v̂ of each pixel value (log scale)")
+    ax.set_ylabel("number of pixel values")
+    ax.set_title(title or "Adam's second moment against its epsilon")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pixel_differences(images: dict, title: str = "Neighbouring-pixel differences", banner: str | None = None):
+    """Each image next to heatmaps of its |dx| (horizontal) and |dy| (vertical) pixel differences.
+
+    ``images`` maps a row label to a [1, H, W, 3] (or [H, W, 3]) image in [0, 1]; differences are
+    averaged over the colour channels and share one colour scale (up to the 99th percentile of all),
+    so rows compare directly; each panel's title gives the mean. Returns the figure: per row one
+    image axis and two heatmap axes, then the colour bars.
+
+    Taught in notebooks/05_total_variation_and_full_recipe.
+    """
+    import matplotlib.pyplot as plt
+
+    def differences(image):
+        array = _to_array(image)
+        return np.abs(np.diff(array, axis=1)).mean(-1), np.abs(np.diff(array, axis=0)).mean(-1)
+
+    diffs = {label: differences(image) for label, image in images.items()}
+    vmax = max(float(np.percentile(d, 99)) for pair in diffs.values() for d in pair)
+    fig, axes = plt.subplots(len(images), 3, figsize=(12, 3.1 * len(images)), squeeze=False)
+    for row, (label, image) in zip(axes, images.items()):
+        row[0].imshow(_to_array(image))
+        row[0].set_ylabel(label)
+        for ax, diff, name in zip(row[1:], diffs[label], ("|dx| (horizontal)", "|dy| (vertical)")):
+            shown = ax.imshow(diff, cmap="magma", vmin=0, vmax=vmax)
+            ax.set_title(f"{name}, mean {diff.mean():.3f}", fontsize=10)
+            fig.colorbar(shown, ax=ax, fraction=0.04, label="|pixel difference|")
+        for ax in row:
+            ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_title("image", fontsize=10)
+    fig.suptitle(title)
+    _banner_on(fig, banner)
+    fig.tight_layout()
+    return fig

@@ -177,3 +177,57 @@ def test_plot_gram_heatmaps_shares_one_colour_scale():
     assert "painting" in images[0].get_title() and "6×6" in images[0].get_title()
     assert any(t.get_text() == "UNTRAINED" for t in fig.texts)
     plt.close("all")
+
+
+def test_plot_loss_curves_draws_one_labelled_curve_per_run():
+    import matplotlib.pyplot as plt
+
+    histories = {"init='content'": {"step": [1, 2, 3], "total": [5.0, 3.0, 2.0], "style": [4.0, 2.0, 1.0]},
+                 "init='noise'": {"step": [1, 2, 3], "total": [50.0, 30.0, 20.0], "style": [9.0, 8.0, 7.0]}}
+    fig = plotting.plot_loss_curves(histories, key="style", title="from each start")
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == list(histories)
+    for label, history in histories.items():
+        np.testing.assert_array_equal(lines[label].get_xdata(), history["step"])
+        np.testing.assert_array_equal(lines[label].get_ydata(), history["style"])
+    assert ax.get_yscale() == "log" and "style" in ax.get_ylabel() and ax.get_title() == "from each start"
+    assert plotting.plot_loss_curves(histories, log=False).axes[0].get_yscale() == "linear"
+    plt.close("all")
+
+
+def test_plot_adam_scale_marks_the_effective_epsilon_of_each_step():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    values = {1: 10 ** rng.uniform(-2, 1.5, size=500), 30: 10 ** rng.uniform(-1, 1, size=500)}
+    fig = plotting.plot_adam_scale(values, epsilon=0.1, beta_2=0.999)
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    vertical = sorted(float(line.get_xdata()[0]) for line in ax.get_lines())
+    expected = sorted([0.1, 0.1 / np.sqrt(1 - 0.999), 0.1 / np.sqrt(1 - 0.999 ** 30)])
+    np.testing.assert_allclose(vertical, expected)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    for step, v in values.items():  # the legend gives the measured fraction below each step's epsilon
+        eps_t = 0.1 / np.sqrt(1 - 0.999 ** step)
+        assert any(text.startswith(f"step {step}: {np.mean(v < eps_t):.1%}") for text in legend), legend
+    assert sum(len(p.get_xy()) > 0 for p in ax.patches) == 2  # one outline histogram per step
+    plt.close("all")
+
+
+def test_plot_pixel_differences_shows_each_images_dx_and_dy_on_one_scale():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    flat = np.full((1, 10, 14, 3), 0.5, np.float32)
+    noisy = rng.uniform(size=(10, 14, 3)).astype(np.float32)
+    fig = plotting.plot_pixel_differences({"flat": flat, "noise": noisy}, title="speckle", banner="UNTRAINED")
+    heatmaps = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "magma"]
+    assert len(heatmaps) == 4 and len(fig.axes) == 2 * 3 + 4  # 2 rows x (image, |dx|, |dy|) + 4 colour bars
+    assert len({ax.images[0].get_clim() for ax in heatmaps}) == 1  # one shared colour scale
+    dx, dy = (np.asarray(ax.images[0].get_array()) for ax in heatmaps[2:])
+    np.testing.assert_allclose(dx, np.abs(np.diff(noisy, axis=1)).mean(-1), rtol=1e-6)
+    np.testing.assert_allclose(dy, np.abs(np.diff(noisy, axis=0)).mean(-1), rtol=1e-6)
+    assert heatmaps[0].get_title().endswith("mean 0.000") and dx.shape == (10, 13) and dy.shape == (9, 14)
+    assert fig._suptitle.get_text() == "speckle" and any(t.get_text() == "UNTRAINED" for t in fig.texts)
+    plt.close("all")
