@@ -9,6 +9,7 @@ re-implementations; each must pass.
 import math
 from collections.abc import Mapping
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -405,8 +406,168 @@ BAD += [
 ]
 
 
+# --- lbfgs_direction --------------------------------------------------------------------------------
+# As students write the two loops in TensorFlow (float32 in, float32 dot products); ``_two_loops``
+# switches on one mistake at a time, the functions after it are mistakes written out in full.
+
+
+def _tdot(a, b):
+    return tf.reduce_sum(a * b)
+
+
+def _two_loops(first_newest=True, second_oldest=True, rho=lambda s, y: 1.0 / _tdot(y, s),
+               gamma="newest", beta_first=False, sign=-1.0):
+    def direction(gradient, s_history, y_history):
+        pairs = list(zip(s_history, y_history))
+        q, alphas = gradient, {}
+        for i in (range(len(pairs) - 1, -1, -1) if first_newest else range(len(pairs))):
+            s, y = pairs[i]
+            alphas[i] = rho(s, y) * _tdot(s, q)
+            q = q - alphas[i] * y
+        if pairs and gamma is not None:
+            s, y = pairs[0] if gamma == "oldest" else pairs[-1]
+            q = q * _tdot(s, y) / _tdot(y, y) if gamma != "inverted" else q * _tdot(y, y) / _tdot(s, y)
+        for i in (range(len(pairs)) if second_oldest else range(len(pairs) - 1, -1, -1)):
+            s, y = pairs[i]
+            beta = rho(s, y) * _tdot(y, q)
+            q = q + ((beta - alphas[i]) if beta_first else (alphas[i] - beta)) * s
+        return sign * q
+    return direction
+
+
+BAD += [
+    ("lbfgs_direction", "loops_in_wrong_order", _two_loops(first_newest=False, second_oldest=False)),
+    ("lbfgs_direction", "first_loop_oldest_first", _two_loops(first_newest=False)),
+    ("lbfgs_direction", "second_loop_newest_first", _two_loops(second_oldest=False)),
+    ("lbfgs_direction", "rho_inverted", _two_loops(rho=lambda s, y: _tdot(y, s))),
+    ("lbfgs_direction", "no_initial_scaling", _two_loops(gamma=None)),
+    ("lbfgs_direction", "gamma_inverted", _two_loops(gamma="inverted")),
+    ("lbfgs_direction", "gamma_from_oldest_pair", _two_loops(gamma="oldest")),
+    ("lbfgs_direction", "alpha_beta_swapped", _two_loops(beta_first=True)),
+    ("lbfgs_direction", "wrong_sign", _two_loops(sign=1.0)),
+]
+
+
+@bad("lbfgs_direction", "alpha_not_per_pair")
+def lbfgs_one_alpha(gradient, s_history, y_history):  # one variable alpha, overwritten in the loop
+    q = gradient
+    alpha = 0.0
+    for s, y in zip(reversed(s_history), reversed(y_history)):
+        alpha = _tdot(s, q) / _tdot(y, s)
+        q = q - alpha * y
+    if s_history:
+        q = q * _tdot(s_history[-1], y_history[-1]) / _tdot(y_history[-1], y_history[-1])
+    for s, y in zip(s_history, y_history):
+        beta = _tdot(y, q) / _tdot(y, s)
+        q = q + (alpha - beta) * s
+    return -q
+
+
+@bad("lbfgs_direction", "alpha_not_per_pair")
+def lbfgs_alphas_not_reversed(gradient, s_history, y_history):
+    q, alphas = gradient, []
+    for s, y in zip(s_history[::-1], y_history[::-1]):
+        alphas.append(_tdot(s, q) / _tdot(y, s))
+        q = q - alphas[-1] * y
+    if s_history:
+        q = q * _tdot(s_history[-1], y_history[-1]) / _tdot(y_history[-1], y_history[-1])
+    for s, y, alpha in zip(s_history, y_history, alphas):  # alphas[0] belongs to the newest pair
+        q = q + (alpha - _tdot(y, q) / _tdot(y, s)) * s
+    return -q
+
+
+@bad("lbfgs_direction", "empty_memory")
+def lbfgs_always_scaled(gradient, s_history, y_history):  # s_history[-1] fails with no pairs
+    q, alphas = gradient, []
+    for s, y in zip(s_history[::-1], y_history[::-1]):
+        alphas.append(_tdot(s, q) / _tdot(y, s))
+        q = q - alphas[-1] * y
+    q = q * _tdot(s_history[-1], y_history[-1]) / _tdot(y_history[-1], y_history[-1])
+    for s, y, alpha in zip(s_history, y_history, alphas[::-1]):
+        q = q + (alpha - _tdot(y, q) / _tdot(y, s)) * s
+    return -q
+
+
+@bad("lbfgs_direction", "fixed_float32")
+def lbfgs_float32_constant(gradient, s_history, y_history):  # tf.constant(1.0) is float32: fails on float64
+    return _two_loops(rho=lambda s, y: tf.constant(1.0) / _tdot(y, s))(gradient, s_history, y_history)
+
+
+# --- instance_norm --------------------------------------------------------------------------------
+
+
+def _bhwc(v):
+    return v[:, None, None, :]
+
+
+def _normalize(axes, std=lambda var, eps: tf.sqrt(var + eps)):
+    def norm(x, scale, offset, epsilon=1e-3):
+        mean, var = tf.nn.moments(x, axes=axes, keepdims=True)
+        return _bhwc(scale) * (x - mean) / std(var, epsilon) + _bhwc(offset)
+    return norm
+
+
+@bad("instance_norm", "batch_norm_statistics")
+def instance_norm_batch_statistics(x, scale, offset, epsilon=1e-3):
+    layer = keras.layers.BatchNormalization(epsilon=epsilon, center=False, scale=False, dtype=x.dtype)
+    return _bhwc(scale) * layer(x, training=True) + _bhwc(offset)  # training: the batch's statistics
+
+
+@bad("instance_norm", "unbiased_variance")
+def instance_norm_ddof1(x, scale, offset, epsilon=1e-3):  # torch.var's default habit
+    x = np.asarray(x, np.float64)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True, ddof=1)
+    return _bhwc(np.asarray(scale)) * (x - mean) / np.sqrt(var + epsilon) + _bhwc(np.asarray(offset))
+
+
+@bad("instance_norm", "scale_offset_swapped")
+def instance_norm_argument_order(x, scale, offset, epsilon=1e-3):
+    mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)  # the signature is (x, mean, var, offset, scale, eps)
+    return tf.nn.batch_normalization(x, mean, var, _bhwc(scale), _bhwc(offset), epsilon)
+
+
+@bad("instance_norm", "scale_and_offset_ignored")
+def instance_norm_plain(x, scale, offset, epsilon=1e-3):
+    mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return (x - mean) / tf.sqrt(var + epsilon)
+
+
+@bad("instance_norm", "mean_not_subtracted")
+def instance_norm_not_centred(x, scale, offset, epsilon=1e-3):
+    var = tf.math.reduce_variance(x, axis=[1, 2], keepdims=True)
+    return _bhwc(scale) * x / tf.sqrt(var + epsilon) + _bhwc(offset)
+
+
+@bad("instance_norm", "not_reshaped_to_b11c")
+def instance_norm_no_reshape(x, scale, offset, epsilon=1e-3):
+    mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return scale * (x - mean) / tf.sqrt(var + epsilon) + offset
+
+
+@bad("instance_norm", "not_reshaped_to_b11c")
+def instance_norm_no_keepdims(x, scale, offset, epsilon=1e-3):
+    mean, var = tf.nn.moments(x, axes=[1, 2])  # [B, C]
+    return _bhwc(scale) * (x - mean) / tf.sqrt(var + epsilon) + _bhwc(offset)
+
+
+@bad("instance_norm", "wrong_defaults")
+def instance_norm_magenta_epsilon(x, scale, offset, epsilon=1e-5):
+    return _normalize([1, 2])(x, scale, offset, epsilon)
+
+
+BAD += [
+    ("instance_norm", "batch_norm_statistics", _normalize([0, 1, 2])),
+    ("instance_norm", "layer_norm_statistics", _normalize([1, 2, 3])),
+    ("instance_norm", "epsilon_outside_sqrt", _normalize([1, 2], lambda var, eps: tf.sqrt(var) + eps)),
+    ("instance_norm", "epsilon_ignored", _normalize([1, 2], lambda var, eps: tf.sqrt(var))),
+    ("instance_norm", "divided_by_variance", _normalize([1, 2], lambda var, eps: var + eps)),
+]
+
+
 # === Right answers written differently from nst_tf ================================================
-# The lectures' derivations, copied from the notebooks (01, 02, 03, 05, 08) ...
+# The lectures' derivations, copied from the notebooks (01, 02, 03, 05, 06, 08), and the ways TF,
+# Magenta and Keras normalize (07) ...
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -465,6 +626,39 @@ def lecture_match_color(source, reference):
     out = (x - x.mean(0)) @ transform.T + r.mean(0)
     return out.reshape(np.shape(source))
 
+def lecture_two_loop_direction(gradient, s_history, y_history, rho_history):  # notebooks/06, as derived there
+    def _dot(a, b):
+        return tf.reduce_sum(tf.cast(a, tf.float64) * tf.cast(b, tf.float64))
+    q = tf.identity(gradient)
+    alphas = []
+    for s, y, rho in zip(s_history[::-1], y_history[::-1], rho_history[::-1]):  # newest first
+        alpha = rho * _dot(s, q)
+        q = q - tf.cast(alpha, q.dtype) * y
+        alphas.append(alpha)
+    if s_history:
+        gamma = _dot(s_history[-1], y_history[-1]) / _dot(y_history[-1], y_history[-1])
+        q = tf.cast(gamma, q.dtype) * q
+    for s, y, rho, alpha in zip(s_history, y_history, rho_history, alphas[::-1]):  # oldest first
+        beta = rho * _dot(y, q)
+        q = q + tf.cast(alpha - beta, q.dtype) * s
+    return -q
+
+
+def lecture_lbfgs_direction(gradient, s_history, y_history):
+    rho_history = [1.0 / tf.reduce_sum(tf.cast(y, tf.float64) * tf.cast(s, tf.float64))
+                   for s, y in zip(s_history, y_history)]
+    return lecture_two_loop_direction(gradient, s_history, y_history, rho_history)
+
+
+def magenta_instance_norm(x, scale, offset, epsilon=1e-3):  # how Magenta's conditional_instance_norm does it
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, offset[:, None, None, :], scale[:, None, None, :], epsilon)
+
+
+def keras_instance_norm(x, scale, offset, epsilon=1e-3):  # Keras's instance norm (groups=-1), then the style
+    layer = keras.layers.GroupNormalization(groups=-1, epsilon=epsilon, center=False, scale=False, dtype=x.dtype)
+    return layer(x) * scale[:, None, None, :] + offset[:, None, None, :]
+
 
 # ... and float64 NumPy re-implementations (a NumPy array instead of a tensor is fine).
 
@@ -511,6 +705,30 @@ def numpy_guided_gram_matrix(features, mask):
     return np.einsum("bhwc,bhwd->bcd", masked, masked) / np.sum(np.asarray(mask, np.float64) ** 2)
 
 
+
+def numpy_lbfgs_direction(gradient, s_history, y_history):
+    q = np.asarray(gradient, np.float64).copy()
+    S = np.array([np.asarray(s, np.float64) for s in s_history]).reshape(len(s_history), q.size)
+    Y = np.array([np.asarray(y, np.float64) for y in y_history]).reshape(len(y_history), q.size)
+    rho = 1.0 / np.einsum("ij,ij->i", S, Y)
+    alpha = np.zeros(len(S))
+    for i in reversed(range(len(S))):
+        alpha[i] = rho[i] * S[i] @ q
+        q -= alpha[i] * Y[i]
+    if len(S):
+        q *= S[-1] @ Y[-1] / (Y[-1] @ Y[-1])
+    for i in range(len(S)):
+        q += (alpha[i] - rho[i] * Y[i] @ q) * S[i]
+    return -q
+
+
+def numpy_instance_norm(x, scale, offset, epsilon=1e-3):
+    x = np.asarray(x, np.float64)
+    centred = x - x.mean(axis=(1, 2), keepdims=True)
+    std = np.sqrt(np.mean(centred ** 2, axis=(1, 2), keepdims=True) + epsilon)
+    return np.asarray(scale)[:, None, None, :] * centred / std + np.asarray(offset)[:, None, None, :]
+
+
 GOOD = [
     ("caffe_preprocess", lecture_caffe_preprocess), ("caffe_preprocess", numpy_caffe_preprocess),
     ("gram_matrix", lecture_gram_matmul), ("gram_matrix", lecture_gram_matrix), ("gram_matrix", numpy_gram_matrix),
@@ -521,4 +739,7 @@ GOOD = [
     ("adam_clip_step", _adam()), ("adam_clip_step", numpy_adam_clip_step),
     ("guided_gram_matrix", lecture_guided_gram_matrix), ("guided_gram_matrix", numpy_guided_gram_matrix),
     ("match_color", lecture_match_color),
+    ("lbfgs_direction", lecture_lbfgs_direction), ("lbfgs_direction", numpy_lbfgs_direction),
+    ("instance_norm", magenta_instance_norm), ("instance_norm", keras_instance_norm),
+    ("instance_norm", numpy_instance_norm),
 ]

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from exercise_bank import BAD, GOOD
-from nst_tf import color, controls, features, losses
+from nst_tf import color, controls, features, lbfgs, losses
 from nst_tf.exercises import EXERCISES, ExerciseFailed, check, names
 from nst_tf.exercises.core import SEED
 
@@ -36,12 +36,34 @@ def course_loss_and_update(loss_fn, image, optimizer):
     return loss
 
 
+def course_lbfgs_direction(gradient, s_history, y_history):
+    """nst_tf's two loops (the ones lbfgs_minimize runs, uncompiled), given rho = 1 / (y.s)."""
+    rho_history = [1.0 / lbfgs._dot(s, y) for s, y in zip(s_history, y_history)]
+    return lbfgs.two_loop_direction(gradient, s_history, y_history, rho_history)
+
+
+def compiled_lbfgs_direction(gradient, s_history, y_history):
+    """lbfgs_minimize's compiled version: fixed-size buffers, newest pair last, one unused row first."""
+    size, count = len(s_history) + 1, len(s_history)
+    pad = [tf.zeros_like(gradient)] * (size - count)
+    rho = [0.0] * (size - count) + [float(1.0 / lbfgs._dot(s, y)) for s, y in zip(s_history, y_history)]
+    return lbfgs._two_loop(gradient, tf.stack(pad + list(s_history)), tf.stack(pad + list(y_history)),
+                           tf.constant(rho, tf.float64), tf.constant(count))
+
+
+def tf_instance_norm(x, scale, offset, epsilon=1e-3):
+    """TensorFlow's own ops, as nst_tf would write the layer (nst_tf has no instance_norm)."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + epsilon) * scale[:, None, None, :] + offset[:, None, None, :]
+
+
 REFERENCES = [
     ("caffe_preprocess", features.caffe_preprocess), ("gram_matrix", losses.gram_matrix),
     ("style_loss", losses.style_loss), ("content_loss", losses.content_loss),
     ("total_variation_loss", losses.total_variation_loss), ("adam_clip_step", keras_adam_clip_step),
     ("loss_and_update", course_loss_and_update), ("guided_gram_matrix", controls.guided_gram_matrix),
-    ("match_color", color.match_color),
+    ("match_color", color.match_color), ("lbfgs_direction", course_lbfgs_direction),
+    ("instance_norm", tf_instance_norm),
 ]
 
 
@@ -222,3 +244,119 @@ def test_a_bug_in_nst_tf_cannot_make_a_wrong_answer_pass(monkeypatch):
 
 def test_a_compiled_answer_passes():
     assert check("gram_matrix", tf.function(losses.gram_matrix)) is True  # traced once per shape
+
+
+def test_the_compiled_two_loops_of_lbfgs_minimize_pass():
+    assert check("lbfgs_direction", compiled_lbfgs_direction) is True
+
+
+@pytest.mark.parametrize("name", ["lbfgs_direction", "instance_norm"])
+def test_the_inputs_tell_every_mistake_apart(name):
+    """Every mistake's variants differ from the reference (and from one another) on some case by
+    far more than the tolerance, so none can be named for a right answer or for another mistake."""
+    exercise = EXERCISES[name]
+    cases = exercise.cases(np.random.default_rng(SEED))
+    outputs = {"reference": [exercise.reference(*case.ref_args) for case in cases]}
+    for mistake in exercise.mistakes:
+        for k, variant in enumerate(mistake.variants):
+            outputs[f"{mistake.code}-{k}"] = [variant(*case.ref_args) for case in cases]
+    labels = list(outputs)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            assert any(np.shape(x) == np.shape(y) and not np.allclose(x, y, rtol=1e-2, atol=1e-2 * np.abs(x).max())
+                       for x, y in zip(outputs[a], outputs[b])), (a, b)
+
+
+def test_the_lbfgs_cases_have_empty_short_and_long_memories():
+    cases = EXERCISES["lbfgs_direction"].cases(np.random.default_rng(SEED))
+    memories = [(len(case.args[1]), int(case.args[0].shape[0])) for case in cases]
+    assert {m for m, _ in memories} >= {0, 1} and sum(m >= 3 for m, _ in memories) >= 3
+    assert any(m > n for m, n in memories) and any(m == n for m, n in memories)
+    assert all(float(s @ y) > 0 for case in cases for s, y in zip(*case.ref_args[1:]))
+
+
+def test_no_instance_norm_case_lets_a_missing_reshape_broadcast():
+    """A [B, C] scale times [B, H, W, C] broadcasts silently when B == W; no case has that."""
+    for case in EXERCISES["instance_norm"].cases(np.random.default_rng(SEED)):
+        b, h, w, c = case.args[0].shape
+        assert b == 1 or b != w, case.label
+
+
+def test_lbfgs_reference_is_minus_the_bfgs_matrix_times_g():
+    """The checker's reference against the explicit BFGS matrix H = V^T H V + rho s s^T from gamma I."""
+    from nst_tf.exercises.lecture06 import _pairs, lbfgs_reference
+    rng = np.random.default_rng(3)
+    s_list, y_list = _pairs(rng, 7, 4)
+    h = (s_list[-1] @ y_list[-1]) / (y_list[-1] @ y_list[-1]) * np.eye(7)
+    for s, y in zip(s_list, y_list):
+        v = np.eye(7) - np.outer(y, s) / (y @ s)
+        h = v.T @ h @ v + np.outer(s, s) / (y @ s)
+    g = rng.normal(size=7)
+    np.testing.assert_allclose(lbfgs_reference(g, s_list, y_list), -h @ g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(lbfgs_reference(g, [], []), -g)
+
+
+def test_lbfgs_quadratic_needs_conjugate_steps():
+    """Why the quadratic property uses A-conjugate steps: after n arbitrary independent ones the
+    L-BFGS matrix is not A^-1 yet (a checker asking for -A^-1 g there would reject right answers)."""
+    from nst_tf.exercises.lecture06 import _conjugate_steps, _spd, lbfgs_reference
+    rng = np.random.default_rng(5)
+    a = _spd(rng, 6)
+    g = rng.normal(size=6)
+    newton = -np.linalg.solve(a, g)
+    arbitrary = [rng.normal(size=6) for _ in range(6)]
+    conjugate = _conjugate_steps(rng, a)
+    assert not np.allclose(lbfgs_reference(g, arbitrary, [a @ s for s in arbitrary]), newton, rtol=1e-3)
+    np.testing.assert_allclose(lbfgs_reference(g, conjugate, [a @ s for s in conjugate]), newton, rtol=1e-10)
+
+
+@pytest.mark.parametrize("code, wrong", [
+    ("secant_equation_fails", lambda g, s, y: course_lbfgs_direction(g, s, y) if len(s) != 4 else -g),
+    ("not_a_descent_direction", lambda g, s, y: course_lbfgs_direction(g, s, y) if len(s) != 5 else g),
+    ("not_newton_on_quadratic", lambda g, s, y: course_lbfgs_direction(g, s, y) if len(s) != 7 else -g),
+], ids=["secant", "descent", "newton"])
+def test_each_lbfgs_property_catches_what_the_cases_miss(code, wrong):
+    """Answers right on the checker's cases (their memories hold 0 to 6 pairs, and a 4- or 5-pair
+    case never has n = 9 or 8) but wrong on one property's input are named by that property."""
+    cases = EXERCISES["lbfgs_direction"].cases(np.random.default_rng(SEED))
+    sizes = {(len(case.args[1]), int(case.args[0].shape[0])) for case in cases}
+    assert not {(4, 9), (5, 8), (7, 6)} & sizes
+    assert _failure("lbfgs_direction", lambda g, s, y: wrong(g, s, y) if (len(s), g.shape[0]) in
+                    {(4, 9), (5, 8), (7, 6)} else course_lbfgs_direction(g, s, y)).mistake == code
+
+
+def test_instance_norm_output_has_the_style_statistics():
+    """The property the lecture states, on the reference: channel means are the offsets and
+    standard deviations the scales (up to epsilon), per image."""
+    from nst_tf.exercises.lecture07 import instance_norm_reference
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 6, 5, 3)) * 4 + 1
+    scale, offset = rng.uniform(0.5, 2, size=(2, 3)), rng.normal(size=(2, 3))
+    y = instance_norm_reference(x, scale, offset, 0.0)
+    np.testing.assert_allclose(y.mean(axis=(1, 2)), offset, atol=1e-12)
+    np.testing.assert_allclose(y.std(axis=(1, 2)), scale, rtol=1e-12)
+    np.testing.assert_allclose(instance_norm_reference(x, scale, offset), tf_instance_norm(
+        tf.constant(x), tf.constant(scale), tf.constant(offset)).numpy(), rtol=1e-12)
+
+
+def _largest_channel_mean(x):
+    return float(tf.reduce_max(tf.abs(tf.reduce_mean(x, axis=[1, 2]))))
+
+
+@pytest.mark.parametrize("code, wrong", [
+    ("output_moments_wrong", lambda x, y: y + 0.5),
+    ("not_shift_invariant", lambda x, y: y * (1.01 if _largest_channel_mean(x) > 4 else 1.0)),
+    ("images_not_independent", lambda x, y: y + (0.1 if float(tf.reduce_max(tf.abs(x[0]))) > 40 else 0.0)),
+], ids=["moments", "shift", "independent"])
+def test_each_instance_norm_property_catches_what_the_cases_miss(code, wrong):
+    """Answers right on the checker's cases ([B, H, W, C] never [3, 5, 6, 4] or [1, 5, 6, 4]) but
+    wrong on one property's input are named by that property: the shift check shifts channel means
+    beyond 4, the independence check makes image 0 ten times larger."""
+    cases = EXERCISES["instance_norm"].cases(np.random.default_rng(SEED))
+    property_shapes = {(3, 5, 6, 4), (1, 5, 6, 4)}
+    assert not property_shapes & {tuple(case.args[0].shape) for case in cases}
+
+    def answer(x, scale, offset, epsilon=1e-3):
+        y = tf_instance_norm(x, scale, offset, epsilon)
+        return wrong(x, y) if tuple(x.shape) in property_shapes else y
+    assert _failure("instance_norm", answer).mistake == code

@@ -30,6 +30,10 @@ The exercises, by lecture (each module's docstrings say what is tested):
   epsilon=0.1) -> (image, m, v)`` and ``loss_and_update(loss_fn, image, optimizer) -> loss``
   (signatures and the exact Adam formula in ``lecture04``)
 - 05 ``total_variation_loss(image, kind="l1")``
+- 06 ``lbfgs_direction(gradient, s_history, y_history) -> direction`` (the two-loop recursion,
+  conventions of ``nst_tf.lbfgs.two_loop_direction`` without its rho_history; see ``lecture06``)
+- 07 ``instance_norm(x, scale, offset, epsilon=1e-3)``, scale and offset [B, C] (conditional
+  instance normalization, biased variance; see ``lecture07``)
 - 08 ``guided_gram_matrix(features, mask)``, ``match_color(source, reference)``
 """
 
@@ -45,13 +49,15 @@ from .lecture02 import GRAM_MATRIX, STYLE_LOSS
 from .lecture03 import CONTENT_LOSS
 from .lecture04 import ADAM_CLIP_STEP, LOSS_AND_UPDATE
 from .lecture05 import TOTAL_VARIATION_LOSS
+from .lecture06 import LBFGS_DIRECTION
+from .lecture07 import INSTANCE_NORM
 from .lecture08 import GUIDED_GRAM_MATRIX, MATCH_COLOR
 
 __all__ = ["EXERCISES", "ExerciseFailed", "check", "names"]
 
 EXERCISES = {exercise.name: exercise for exercise in (
     CAFFE_PREPROCESS, GRAM_MATRIX, STYLE_LOSS, CONTENT_LOSS, ADAM_CLIP_STEP, LOSS_AND_UPDATE,
-    TOTAL_VARIATION_LOSS, GUIDED_GRAM_MATRIX, MATCH_COLOR)}
+    TOTAL_VARIATION_LOSS, LBFGS_DIRECTION, INSTANCE_NORM, GUIDED_GRAM_MATRIX, MATCH_COLOR)}
 
 
 def names() -> list[str]:
