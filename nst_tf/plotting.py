@@ -427,7 +427,7 @@ def plot_adam_scale(sqrt_v_hat: dict, epsilon: float = 0.1, beta_2: float = 0.99
 
     values = {step: np.asarray(v, dtype=np.float64).ravel() for step, v in sqrt_v_hat.items()}
     positive = np.concatenate([v[v > 0] for v in values.values()])
-    low = min(float(positive.min()), epsilon) / 2
+    low = min(float(np.percentile(positive, 0.5)), epsilon) / 2  # the rare tiny ones go into the first bin
     high = max(float(positive.max()), epsilon / np.sqrt(1 - beta_2)) * 2
     bins = np.logspace(np.log10(low), np.log10(high), 60)
     fig, ax = plt.subplots(figsize=(8, 4))
