@@ -1,6 +1,7 @@
 """The student edition: solutions out, stubs in, nbgrader's markers and metadata, files current."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,50 @@ def test_committed_student_edition_is_current_and_holds_no_solution(lecture):
             solution = "".join(original["source"]).split(BEGIN, 1)[1].split(END, 1)[0]
             body = [line.strip() for line in solution.splitlines()[1:] if line.strip()]
             assert not any(line in text for line in body if len(line) > 8), f"{lecture.name}: solution leaked"
+
+
+def exercises(notebook):
+    """(solution cell, check cell) pairs: a solution code cell and the graded cell after it."""
+    cells = notebook["cells"]
+    return [(c, cells[i + 1]) for i, c in enumerate(cells[:-1])
+            if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+
+
+def questions(notebook):
+    """(question, the cell after it) for each numbered open question ("**1.** ...") of the Exercises."""
+    cells = notebook["cells"]
+    start = next((i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Exercises")), len(cells))
+    return [(c, cells[i + 1] if i + 1 < len(cells) else None) for i, c in enumerate(cells[start:], start)
+            if c["cell_type"] == "markdown" and re.match(r"\*\*\d+\.\*\*", "".join(c["source"]))]
+
+
+@pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
+def test_every_lecture_has_checked_exercises_and_sample_answers(lecture):
+    notebook = json.loads(lecture.read_text(encoding="utf-8"))
+    pairs = exercises(notebook)
+    if not lecture.name.startswith("00_"):
+        assert pairs, f"{lecture.name}: no 'implement it' exercise (a solution cell followed by its check)"
+    for solution, check in pairs:
+        grade = check["metadata"]["nbgrader"]
+        assert grade["grade"] and grade["locked"] and grade["points"] > 0, f"{lecture.name}: check cell metadata"
+        assert re.fullmatch(r'nst_tf\.exercises\.check\("\w+", \w+\)', "".join(check["source"]).strip())
+    asked = questions(notebook)
+    assert len(asked) >= 3, f"{lecture.name}: numbered open questions ('**1.** ...') under '## Exercises'"
+    for question, answer in asked:
+        meta = (answer or {}).get("metadata", {}).get("nbgrader", {})
+        assert meta.get("solution") and answer["cell_type"] == "markdown" and BEGIN in "".join(answer["source"]), \
+            f"{lecture.name}: no sample answer after {''.join(question['source'])[:40]!r}"
+
+
+@pytest.mark.parametrize("lecture", [p for p in LECTURES if not p.name.startswith("00_")], ids=lambda p: p.stem)
+def test_a_stub_is_reported_not_attempted_instead_of_failing(lecture, capsys):
+    # The solutions themselves pass their checks when the lectures run (make test executes every
+    # check cell in context, with the lecture's own globals); here: the student edition's stub.
+    import nst_tf
+
+    notebook = json.loads(lecture.read_text(encoding="utf-8"))
+    for solution, check in exercises(notebook):
+        namespace = {"nst_tf": nst_tf}
+        exec("".join(strip_solution(solution)["source"]), namespace)  # noqa: S102 - defines the stub
+        assert eval("".join(check["source"]), namespace) is False
+        assert "not attempted yet" in capsys.readouterr().out
