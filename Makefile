@@ -1,6 +1,7 @@
 # The course's commands. On a fresh machine `make demo` and `make test` do all the set-up.
 #   make demo      stylize Tübingen x The Starry Night -> outputs/demo.png (NETWORK=vgg19|vgg16|squeezenet)
-#   make test      unit tests + every notebook executed by nbval in fast mode
+#   make test      unit tests + every lecture run twice (student edition in fast mode, lecture in toy full mode)
+#   make student   write the student edition, student/NN_*.ipynb
 #   make figures   execute every notebook (papermill) into build/, figures into figures/
 #   make lab       open the course in Jupyter
 SHELL := /bin/bash
@@ -40,10 +41,15 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) -m nst_tf demo $(if $(NETWORK),--network $(NETWORK))
 
+# Every lecture runs twice: its student edition top to bottom in fast mode under nbval (every
+# lecture cell; the exercises as stubs, which report "not attempted yet"), and the lecture itself
+# in full mode at toy size through papermill (tests/test_notebooks_full_mode.py: the full-mode
+# branches, and every solution passing its check). tests/test_editions.py fails if student/ is stale.
+STUDENT_NOTEBOOKS := $(sort $(wildcard student/*.ipynb))
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
 	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
-	  $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider $(TEST_WORKERS)
+	  $(PY) -m pytest tests $(STUDENT_NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider $(TEST_WORKERS)
 
 # The student edition (student/NN_*.ipynb): solutions replaced by stubs, nbgrader's markers kept.
 # Generated only here, and committed so that Colab can open it; a test checks it is current.
