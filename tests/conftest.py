@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import h5py
 import numpy as np
 import pytest
 
@@ -54,3 +55,20 @@ def save_hub_stand_in(folder) -> str:
 
     tf.saved_model.save(Stand_in(), str(folder))
     return str(folder)
+
+
+def write_keras_h5(model, path):
+    """Write weights in the legacy Keras HDF5 layout of the *_notop.h5 release files."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4"
+        for layer in model.layers:
+            group = f.create_group(layer.name)
+            names = []
+            for value, kind in zip(layer.get_weights(), ("kernel", "bias")):
+                name = f"{layer.name}/{kind}:0"
+                group.create_dataset(name, data=value)
+                names.append(name.encode())
+            group.attrs["weight_names"] = names
+    return path

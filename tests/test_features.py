@@ -12,26 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import write_keras_h5
 from nst_tf import features
 from nst_tf.features import (DEFAULT_LAYERS, FeatureExtractor, WeightsError, caffe_preprocess,
                              canonical_layer, layer_names)
-
-
-def write_keras_h5(model, path):
-    """Write weights in the legacy Keras HDF5 layout of the *_notop.h5 release files."""
-    with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"2.2.4"
-        for layer in model.layers:
-            group = f.create_group(layer.name)
-            names = []
-            for value, kind in zip(layer.get_weights(), ("kernel", "bias")):
-                name = f"{layer.name}/{kind}:0"
-                group.create_dataset(name, data=value)
-                names.append(name.encode())
-            group.attrs["weight_names"] = names
-    return path
 
 
 def seeded_vgg(network, seed=7):

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import need_asset
+from conftest import need_asset, write_keras_h5
 from nst_tf.arguments import NETWORK_DEFAULTS
 from nst_tf.features import DEFAULT_LAYERS, FeatureExtractor
 from nst_tf.images import load_image, resize_image
@@ -161,22 +161,6 @@ def test_cli_recipe_flag(monkeypatch, tmp_path):
 
 # --- the objectives, re-implemented from their sources ---------------------------------------
 
-def _write_keras_h5(model, path):
-    """Weights in the legacy Keras HDF5 layout of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5."""
-    with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"2.2.4"
-        for layer in model.layers:
-            group = f.create_group(layer.name)
-            names = []
-            for value, kind in zip(layer.get_weights(), ("kernel", "bias")):
-                names.append(f"{layer.name}/{kind}:0".encode())
-                group.create_dataset(names[-1].decode(), data=value)
-            group.attrs["weight_names"] = names
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def vgg19_file(tmp_path_factory):
     """A seeded VGG19: He-normal kernels (activations keep their scale through the 16 layers) and
@@ -189,7 +173,7 @@ def vgg19_file(tmp_path_factory):
             fan_in = int(np.prod(kernel.shape[:-1]))
             layer.set_weights([rng.normal(0, np.sqrt(2 / fan_in), kernel.shape).astype(np.float32),
                                rng.normal(0, 0.1, bias.shape).astype(np.float32)])
-    return _write_keras_h5(model, tmp_path_factory.mktemp("vgg19") / "vgg19_notop.h5")
+    return write_keras_h5(model, tmp_path_factory.mktemp("vgg19") / "vgg19_notop.h5")
 
 
 @pytest.fixture(scope="module")
