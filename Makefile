@@ -39,7 +39,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m nst_tf demo $(if $(NETWORK),--network $(NETWORK))
+	$(PY) -m nst_tf demo --overwrite $(if $(NETWORK),--network $(NETWORK))  # the course's own output: a rerun replaces it
 
 # Every lecture runs twice: its student edition top to bottom in fast mode under nbval (every
 # lecture cell; the exercises as stubs, which report "not attempted yet"), and the lecture itself

@@ -31,9 +31,10 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-_SUBMODULES = {"arguments", "cli", "cli_args", "cli_fast", "color", "config", "controls", "data", "diagrams", "exercises", "fast",
-               "features", "images", "lbfgs", "litert", "loss_scale", "losses", "notebook", "objective", "optimize", "plotting",
-               "precision", "progress", "recipes", "resources", "scales", "video"}
+_SUBMODULES = {"arguments", "checkpoint", "cli", "cli_args", "cli_fast", "cli_parser", "cli_runs", "color",
+               "config", "controls", "data", "decoding", "diagrams", "exercises", "fast", "features", "images",
+               "lbfgs", "litert", "loops", "loss_scale", "losses", "notebook", "objective", "optimize", "outputs",
+               "plotting", "precision", "progress", "recipes", "resources", "scales", "validation", "video"}
 
 
 def __getattr__(name):

@@ -6,7 +6,6 @@ Taught in notebooks/05_total_variation_and_full_recipe (the weights per network)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +15,7 @@ from . import config, controls
 from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
 from .recipes import NETWORK_RECIPES, RECIPES
+from .validation import check_weight  # noqa: F401 (re-exported: nst_tf.arguments.check_weight)
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py), from
 # the network's default recipe (recipes.py): VGG, the TF tutorial's objective exactly (its TV of 30
@@ -84,17 +84,6 @@ def as_image(image, name: str) -> tf.Tensor:
     if image.shape.rank != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
         raise ValueError(f"{name} must be one RGB image [1, H, W, 3], got shape {image.shape}")
     return image
-
-
-def check_weight(name: str, value) -> float:
-    """``value`` as a float, or ``ValueError`` unless it is a finite number >= 0."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
 
 
 def _steps_per_scale(num_steps, scales) -> list[int]:
@@ -180,6 +169,10 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
     learning_rate = check_weight("learning_rate", learning_rate)
     if learning_rate == 0:
         raise ValueError("learning_rate must be > 0")
+    if learning_rate > 1:  # Adam's step is ~learning_rate per pixel, whatever the gradient's size
+        raise ValueError(f"learning_rate {learning_rate:g} is above 1: Adam moves each pixel by about "
+                         f"learning_rate per step and pixels are in [0, 1], so every pixel would jump to "
+                         f"0 or 1 (a few saturated colours); typical values are 0.005-0.05")
     lr_decay = check_weight("lr_decay", lr_decay)
     if not 0 < lr_decay <= 1:
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
@@ -215,3 +208,25 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     lr_decay_every=lr_decay_every, jit_compile=jit_compile, seed=seed,
                     preserve_color=preserve_color, blend=blend, regions=regions,
                     style_scale=style_scale, strength=strength)
+
+
+def check_size_fits(path, long_side: int, *, network: str, precision, layers=()) -> None:
+    """The memory check (``resources.check_memory``) for the image file ``path`` scaled to
+    ``long_side`` px, from its header alone: before it is decoded and resized, so that a size
+    that cannot fit (``--image-size 100000``) is refused with the size that would, instead of
+    running out of memory in the resize. ``layers``: the loss layers (default: the network's).
+    Raises ``resources.ResourceError`` (a ``ValueError``); files it cannot read are left to
+    ``load_image``, which says why."""
+    from .features import canonical_layer, layer_names
+    from .images import ImageError, image_dimensions
+    from .resources import check_memory
+
+    try:
+        width, height = image_dimensions(path)
+    except ImageError:
+        return
+    factor = long_side / max(width, height)
+    names = [canonical_layer(n, network) for n in (layers or sum(DEFAULT_LAYERS[network], []))]
+    order = layer_names(network)
+    check_memory(network, max(1, round(height * factor)), max(1, round(width * factor)),
+                 max(names, key=order.index), resolve_precision(precision))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -103,3 +104,22 @@ def _check_output(output: Path, inputs: list[Path]) -> None:
     for source in inputs:
         if source.exists() and source.resolve() == resolved:
             raise UsageError(f"{output}: is an input image; refusing to overwrite it")
+
+
+def _decay(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]: the factor the learning rate is multiplied by")
+    return value
+
+
+def _split(texts) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]``: lists may be given with spaces or commas."""
+    return [part.strip() for text in texts or [] for part in text.split(",") if part.strip()]
+
+
+def _check_new_file(path: Path, overwrite: bool, flag: str) -> None:
+    """An existing file is replaced only with ``--overwrite`` (and left untouched without it)."""
+    # os.path never raises (a name too long, a loop); a folder is left to the check that says so
+    if os.path.lexists(path) and not os.path.isdir(path) and not overwrite:
+        raise UsageError(f"{path}: exists ({flag}); add --overwrite to replace it")

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from .cli_args import UsageError, _check_output, _image_size, _image_source, _strength
+from .outputs import VIDEO_SUFFIXES, OutputError, check_folder_writable, check_output_writable
 
 
 def add_fast_commands(sub) -> None:
@@ -45,6 +46,26 @@ def add_fast_commands(sub) -> None:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def check_outputs_early(args) -> None:
+    """Where each command will write, checked before TensorFlow is even imported (``outputs``
+    needs none of it): a directory, a parent that is a file, a name too long, a folder where
+    nothing can be created or a full disk are one line at once, not a traceback after the work."""
+    long_side = max(args.scales) if getattr(args, "scales", None) else getattr(args, "image_size", None)
+    try:
+        if args.command == "stylize":
+            check_output_writable(Path(args.output).expanduser(), long_side=long_side)
+        elif args.command == "demo":
+            check_output_writable(Path(args.output_dir).expanduser() / "demo.png", long_side=long_side or 512)
+        elif args.command == "fast" and args.input_dir and args.output_dir:
+            check_folder_writable(Path(args.output_dir).expanduser())
+        elif args.command == "fast" and args.output:
+            check_output_writable(Path(args.output).expanduser(), long_side=args.max_dim)
+        elif args.command == "video":
+            check_output_writable(Path(args.output).expanduser(), VIDEO_SUFFIXES)
+    except OutputError as err:
+        raise UsageError(str(err)) from None
+
+
 def _fast_style(args, style_text):
     from .images import load_image
 
@@ -63,12 +84,19 @@ def cmd_fast(args) -> int:
         style_text = args.style_option or args.content
         if not style_text or not args.output_dir:
             raise UsageError("--input-dir needs --style STYLE and --output-dir OUT")
+        input_dir, output_dir = Path(args.input_dir).expanduser(), Path(args.output_dir).expanduser()
+        if not input_dir.is_dir():
+            raise UsageError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
+        if output_dir.resolve() == input_dir.resolve():
+            raise UsageError(f"{output_dir}: is the input folder; refusing to write over the inputs")
         style_path, style = _fast_style(args, style_text)
         model = load_backend(args.backend, args.precision)
-        report = stylize_folder(args.input_dir, args.output_dir, style, model, strength=args.strength,
+        report = stylize_folder(input_dir, output_dir, style, model, strength=args.strength,
                                 max_dim=args.max_dim, progress=not args.no_progress)
-        print(f"wrote {len(report['written'])} image(s) to {args.output_dir}"
+        print(f"wrote {len(report['written'])} image(s) to {output_dir}"
               + (f"; {len(report['done_before'])} already done" if report["done_before"] else ""))
+        for name, output in report["renamed"]:
+            print(f"{name} -> {output} (its usual output name is another input's)")
         for name, why in report["skipped"]:
             print(f"skipped {name}: {why}")
         return 0
@@ -90,7 +118,7 @@ def cmd_fast(args) -> int:
 
 def cmd_video(args) -> int:
     from .fast import load_backend
-    from .video import stylize_video
+    from .video import check_video_input, stylize_video
 
     output = Path(args.output).expanduser()
     source = Path(args.input).expanduser()
@@ -98,10 +126,7 @@ def cmd_video(args) -> int:
         raise UsageError(f"{output}: is the input video; refusing to overwrite it")
     if args.smoothing >= 1:
         raise UsageError(f"--smoothing must be below 1, got {args.smoothing}")
-    if not source.is_file():
-        raise UsageError(f"{source}: no such file" if not source.exists() else f"{source}: is not a file")
-    if output.suffix.lower() not in (".mp4", ".avi", ".m4v", ".mov"):
-        raise UsageError(f"{output}: the output must end in .mp4 or .avi")
+    check_video_input(source)
     _, style = _fast_style(args, args.style)
     model = load_backend(args.backend, args.precision)
     stats = stylize_video(source, style, output, model, strength=args.strength, max_dim=args.max_dim,

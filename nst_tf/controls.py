@@ -26,6 +26,7 @@ import tensorflow as tf
 from .color import (PRESERVE_COLOR, RGB_FROM_YIQ, YIQ_FROM_RGB, from_luminance, match_color,  # noqa: F401
                      match_luminance, to_luminance)
 from .losses import _accumulation_dtype, gram_matrix
+from .validation import check_weight
 
 
 
@@ -215,8 +216,6 @@ def check_regions(masks, mask_styles, mask_weights, num_styles, content_shape):
     weights = [1.0] * len(masks) if mask_weights is None else list(mask_weights)
     if len(weights) != len(masks):
         raise ValueError(f"mask_weights has {len(weights)} entries for {len(masks)} masks")
-    from .arguments import check_weight  # here, not at the top: arguments imports this module
-
     weights = [check_weight(f"mask_weights[{i}]", w) for i, w in enumerate(weights)]
     return [Region(m, None if s is None else int(s), w) for m, s, w in zip(arrays, mask_styles, weights)]
 

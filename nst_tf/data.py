@@ -15,6 +15,7 @@ A file whose hash does not match is an error, never silently used.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -82,12 +83,35 @@ def course_images(role: str | None = None) -> list[str]:
     return [a.name for a in _manifest().values() if a.kind in kinds]
 
 
+def _close_names(text: str, names: list[str]) -> list[str]:
+    """Names that contain ``text`` (4+ characters), else the close spellings (difflib)."""
+    key = text.strip().lower()
+    return ([n for n in names if len(key) >= 4 and key in n.lower()]
+            or difflib.get_close_matches(key, names, n=3, cutoff=0.6))[:3]
+
+
+def course_image_hint(text: str) -> str:
+    """The end of a "no such file" message for ``text``: the course images it may have meant
+    and where they are listed; "" when ``text`` is a path with folders or matches nothing and
+    has a file extension (a plain missing file)."""
+    if "/" in text or os.sep in text:
+        return ""
+    stem = text.rsplit(".", 1)[0] if "." in text else text
+    close = _close_names(stem, course_images())
+    if close:
+        return (f", nor a course image name: did you mean {' or '.join(map(repr, close))}? "
+                f"(python -m nst_tf images lists them)")
+    return "" if "." in text else ", nor a course image name (python -m nst_tf images lists them)"
+
+
 def get_asset(name: str) -> Asset:
     try:
         return _manifest()[name]
     except KeyError:
-        known = ", ".join(sorted(_manifest()))
-        raise AssetError(f"unknown course file {name!r}; known: {known}") from None
+        close = _close_names(str(name), list(_manifest()))
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise AssetError(f"unknown course file {name!r}; {hint}course images: course_images() or "
+                         f"python -m nst_tf images; all files: {', '.join(sorted(_manifest()))}") from None
 
 
 def sha256_of(path: str | os.PathLike) -> str:

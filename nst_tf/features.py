@@ -239,6 +239,9 @@ class FeatureExtractor:
         self._keras_name = {name: canonical_layer(name, network) for name in requested}
         if weights is None:
             weights = "imagenet" if network == "squeezenet" else config.default_vgg_weights()
+            if weights not in ("imagenet", "random") and not Path(weights).is_file():
+                raise WeightsError(f"the environment variable NST_VGG_WEIGHTS={weights!r} is not 'imagenet', "
+                                   f"'random' or an existing weights file")
         weights = str(weights)
         with dtype_policy(precision):  # weights stay float32; convolutions run in `precision`
             backbone = _build_backbone(network)

@@ -18,6 +18,8 @@ positive definite.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import tensorflow as tf
 
 
@@ -64,37 +66,77 @@ def _two_loop(gradient, s_buffer, y_buffer, rho_buffer, count):
     return tf.cast(-q, gradient.dtype)
 
 
+def _empty_memory(x: tf.Tensor, history_size: int):
+    """Zeroed (s, y, rho) buffers. Forgetting the past zeroes them too (unused rows never count,
+    ``_two_loop``), so a checkpoint need only store the ``count`` rows in use."""
+    shape = [history_size] + list(x.shape)
+    return tf.zeros(shape, x.dtype), tf.zeros(shape, x.dtype), tf.zeros([history_size], tf.float64)
+
+
+@dataclass
+class LbfgsState:
+    """Everything ``lbfgs_minimize`` needs to go on from the top of an iteration: the current
+    point with its value and gradient, the memory ((s, y, rho) buffers of ``history_size`` rows,
+    newest last, the last ``count`` in use and the others zero), the evaluations so far, and
+    whether it has converged. Passing it back as ``state=`` continues exactly where it left
+    (checkpoints, ``checkpoint.py``)."""
+
+    x: tf.Tensor
+    value: tf.Tensor
+    gradient: tf.Tensor
+    s: tf.Tensor  # [history_size, *x.shape]
+    y: tf.Tensor
+    rho: tf.Tensor  # [history_size] float64
+    count: int
+    evaluations: int
+    converged: bool = False
+
+
 def lbfgs_minimize(value_and_gradient, x0, *, max_evaluations: int, history_size: int = 10,
                    lower: float = 0.0, upper: float = 1.0, initial_step: float = 0.05,
-                   max_backtracks: int = 8, callback=None):
+                   max_backtracks: int = 8, callback=None, state: LbfgsState | None = None,
+                   on_iteration=None):
     """Minimize ``f`` over the box [lower, upper] with projected L-BFGS.
 
     ``value_and_gradient(x)`` returns ``(value, gradient, extras)``: a scalar tensor, a tensor
     shaped like ``x`` and anything the caller wants back (per-term losses). ``callback(evaluation,
     x, value, extras)`` runs after every evaluation; returning ``False`` stops. Returns
     ``(x, value, evaluations)`` with the last accepted point (accepted values only decrease).
+
+    ``on_iteration(state)`` runs at the top of every iteration and once at the end (an
+    ``LbfgsState``: a complete state, from which ``state=`` resumes; ``x0`` is then ignored and
+    ``max_evaluations`` counts the evaluations of the state too).
     """
     if max_evaluations < 1:
         raise ValueError(f"max_evaluations must be >= 1, got {max_evaluations}")
-    x = tf.clip_by_value(tf.convert_to_tensor(x0), lower, upper)
-    value, gradient, extras = value_and_gradient(x)
-    evaluations = 1
-    if callback is not None and callback(evaluations, x, value, extras) is False:
-        return x, value, evaluations
-    shape = [history_size] + list(x.shape)
-    s_buffer, y_buffer = tf.zeros(shape, x.dtype), tf.zeros(shape, x.dtype)
-    rho_buffer, count = tf.zeros([history_size], tf.float64), 0
-    while evaluations < max_evaluations:
+    if state is None:
+        x = tf.clip_by_value(tf.convert_to_tensor(x0), lower, upper)
+        value, gradient, extras = value_and_gradient(x)
+        evaluations = 1
+        if callback is not None and callback(evaluations, x, value, extras) is False:
+            return x, value, evaluations
+        (s_buffer, y_buffer, rho_buffer), count, converged = _empty_memory(x, history_size), 0, False
+    else:
+        x, value, gradient, evaluations = state.x, state.value, state.gradient, state.evaluations
+        s_buffer, y_buffer, rho_buffer = state.s, state.y, state.rho
+        count, converged = state.count, state.converged
+    while True:
+        if on_iteration is not None:
+            on_iteration(LbfgsState(x, value, gradient, s_buffer, y_buffer, rho_buffer, count, evaluations,
+                                    converged))
+        if converged or evaluations >= max_evaluations:
+            break
         at_lower = tf.logical_and(x <= lower, gradient > 0)
         at_upper = tf.logical_and(x >= upper, gradient < 0)
         free = tf.logical_not(tf.logical_or(at_lower, at_upper))
         free_gradient = tf.where(free, gradient, tf.zeros_like(gradient))
         if float(tf.reduce_max(tf.abs(free_gradient))) == 0.0:
-            break  # a stationary point of the box-constrained problem
+            converged = True  # a stationary point of the box-constrained problem
+            continue
         direction = tf.where(free, _two_loop(free_gradient, s_buffer, y_buffer, rho_buffer, tf.constant(count)),
                              tf.zeros_like(gradient))
         if float(_dot(direction, free_gradient)) >= 0.0:  # not a descent direction: forget the past
-            count = 0
+            (s_buffer, y_buffer, rho_buffer), count = _empty_memory(x, history_size), 0
             direction = -free_gradient
         # With no curvature yet, scale the first step to move pixels by at most initial_step.
         step = 1.0 if count else initial_step / float(tf.reduce_max(tf.abs(direction)))
@@ -111,8 +153,8 @@ def lbfgs_minimize(value_and_gradient, x0, *, max_evaluations: int, history_size
             step *= 0.5
         if float(trial_value) >= float(value):  # no progress: restart from the gradient
             if not count:
-                break  # not even a short gradient step helps: converged to float precision
-            count = 0
+                converged = True  # not even a short gradient step helps: converged to float precision
+            (s_buffer, y_buffer, rho_buffer), count = _empty_memory(x, history_size), 0
             continue
         s, y = trial - x, trial_gradient - gradient
         sy = float(_dot(s, y))

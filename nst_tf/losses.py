@@ -6,8 +6,8 @@ Representations by Inverting Them") that Johnson et al. (2016, "Perceptual Losse
 transfer, and that most implementations since (the TF tutorial included) carry.
 
 Taught in notebooks/02_gram_matrices (``gram_matrix``, ``style_loss``),
-notebooks/03_the_objective (``content_loss``, ``total_variation_loss``; notebooks/05 compares
-its L1 and L2 kinds).
+notebooks/03_the_objective (``content_loss``) and notebooks/05_total_variation_and_full_recipe
+(``total_variation_loss``).
 
 Features F are [B, H, W, C]; images are [B, H, W, 3] in [0, 1]. Every term is a *mean*, never a
 sum, so a weight tuned at 256 px keeps its meaning at 1024 px:

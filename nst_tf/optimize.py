@@ -1,7 +1,8 @@
-"""Optimizing the pixels: the compiled update step, Adam or L-BFGS, and coarse-to-fine.
+"""Optimizing the pixels: ``stylize``, with Adam or L-BFGS, coarse-to-fine and checkpoints.
 
-Taught in notebooks/04_optimizing_pixels (the step, Adam), notebooks/05 (the full recipe) and
-notebooks/06_speed_and_scale (L-BFGS, precision, XLA, coarse-to-fine).
+Taught in notebooks/04_optimizing_pixels (the step, Adam, checkpoints), notebooks/05 (the full
+recipe) and notebooks/06_speed_and_scale (L-BFGS, precision, XLA, coarse-to-fine). The loops
+themselves are ``loops.py``; checkpoints ``checkpoint.py``.
 
 ``stylize`` is the whole method of Gatys et al.: targets from the content and style images, an
 image initialised from the content (or noise, or the style), and steps on
@@ -10,42 +11,24 @@ content_weight * content + style_weight * style + tv_weight * TV, with pixels ke
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import tensorflow as tf
 
-from . import color, controls, loss_scale
-from .arguments import INITS, NETWORK_DEFAULTS, OPTIMIZERS, validated  # noqa: F401 (public here)
+from . import color, controls
+from .arguments import INITS, NETWORK_DEFAULTS, OPTIMIZERS, as_image, validated  # noqa: F401 (public here)
+from .checkpoint import Checkpointer, run_identity
 from .features import FeatureExtractor
-from .lbfgs import lbfgs_minimize
+from .loops import _NoRetracingNoise, _quiet_retracing, keras_schedule, make_step, run_adam, run_lbfgs  # noqa: F401
 from .objective import make_objective
 from .progress import LOSS_KEYS, Recorder
 from .resources import check_memory
 from .scales import content_at_scale, styles_at_scale
-
-
-class _NoRetracingNoise:
-    """Each ``stylize`` run compiles its own step on purpose (new targets, new sizes); TF's
-    "N out of the last M calls triggered tf.function retracing" warning then fires during
-    sweeps and would teach the wrong lesson. Within a run the step is traced once (tested).
-    The filter is on only while ``stylize`` runs, so a lecture's own retracing demo still shows
-    TensorFlow's real warning (notebooks/04)."""
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-def _quiet_retracing(function):
-    @functools.wraps(function)
-    def quiet(*args, **kwargs):
-        noise = _NoRetracingNoise()
-        tf.get_logger().addFilter(noise)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            tf.get_logger().removeFilter(noise)
-    return quiet
 
 
 @dataclass
@@ -57,7 +40,10 @@ class StylizeResult:
     settings: dict = field(default_factory=dict)
     feature_weights: str = "imagenet"  # "imagenet", "random" or a weights file path
     trace_count: int = 0  # traces of the compiled function per image size: 1 means compiled once
-    final_step: int | None = None  # the history step that ``final`` reads; None: the last
+    final_step: int | None = None  # the history step whose losses belong to ``image``; None: the last
+    best_step: int | None = None  # the same step: Adam's lowest loss, L-BFGS's last accepted point
+    checkpoint: str | None = None  # the newest checkpoint file written or resumed from
+    resumed_from: str | None = None  # the checkpoint this run continued, if any
 
     @property
     def untrained(self) -> bool:
@@ -69,18 +55,25 @@ class StylizeResult:
         """The losses of the returned ``image`` (of the optimized tensor, before any colour control
         recombines it), from ``history`` at ``final_step``.
 
-        Adam: the last step's losses, measured just before that step's update. L-BFGS: ``history``
-        has every loss evaluation, including line-search trials that were rejected, and ``image`` is
-        the last accepted point, so ``final`` is that point's evaluation rather than the last one.
-        Accepted points decrease monotonically and rejected trials are normally higher, so this is
-        the lowest total of the (last) scale.
+        Adam returns the best image it saw: the one at which the lowest total was measured. The
+        loss of step i is measured *before* update i, so that image is the one before the update
+        (the image after the very last update is never measured, hence never returned). L-BFGS:
+        ``history`` has every loss evaluation, including line-search trials that were rejected,
+        and ``image`` is the last accepted point, so ``final`` is that point's evaluation rather
+        than the last one. Accepted points decrease monotonically and rejected trials are normally
+        higher, so this is the lowest total of the (last) scale.
         """
         index = -1 if self.final_step is None else self.final_step - 1
         return {k: self.history[k][index] for k in LOSS_KEYS}
 
 
-def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init: str, seed: int) -> tf.Tensor:
-    """The starting pixels: the content photo, seeded uniform noise, or the style resized."""
+def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init, seed: int) -> tf.Tensor:
+    """The starting pixels: the content photo, seeded uniform noise, the style resized, or a given
+    image (``init`` an [1, H, W, 3] tensor, as jcjohnson's ``-init image``) resized to the content."""
+    if not isinstance(init, str):
+        if init.shape[1:3] != content_image.shape[1:3]:
+            init = tf.image.resize(init, tf.shape(content_image)[1:3], antialias=True)
+        return tf.clip_by_value(init, 0.0, 1.0)
     if init == "content":
         return tf.identity(content_image)
     if init == "noise":
@@ -88,55 +81,6 @@ def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init: str, s
     if init == "style":
         return tf.image.resize(style_image, tf.shape(content_image)[1:3], antialias=True)
     raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-
-
-def make_step(extractor: FeatureExtractor, image: tf.Variable, optimizer, *, content_targets,
-              style_targets, content_weight: float, style_weight: float, tv_weight: float,
-              tv_kind: str = "l1", style_layer_weights=None, jit_compile: bool = False, objective=None):
-    """Build the compiled Adam step: losses and gradient, one update, clip to [0, 1].
-
-    It takes no arguments (everything it needs is captured), so ``tf.function`` traces it once
-    and every later call runs the same graph. Returns the losses *before* the update. With a
-    float16 extractor the objective's dynamic loss scale (``loss_scale.py``) decides: a step
-    whose gradient is not finite is skipped, as Keras's ``LossScaleOptimizer`` does (the image,
-    Adam's moments and its ``iterations``, hence the learning-rate schedule, stay as they were)
-    and the scale halves; ``step.objective.scaler`` counts the skipped steps.
-    """
-    if objective is None:
-        objective = make_objective(extractor, image.shape, content_targets=content_targets,
-                                   style_targets=style_targets, content_weight=content_weight,
-                                   style_weight=style_weight, tv_weight=tv_weight, tv_kind=tv_kind,
-                                   style_layer_weights=style_layer_weights, jit_compile=jit_compile)
-    jit_compile = jit_compile and getattr(objective, "jit_compile", True)  # XLA may have been refused
-    scaler = getattr(objective, "scaler", None)
-    if scaler is not None and not optimizer.built:
-        optimizer.build([image])  # its slots must exist before the step's conditional update
-
-    def update(gradient):
-        optimizer.apply_gradients([(gradient, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-
-    @tf.function(jit_compile=jit_compile)
-    def step():
-        losses, gradient = objective(tf.convert_to_tensor(image))
-        if scaler is None:
-            update(gradient)
-        else:
-            tf.cond(scaler.update(gradient), lambda: update(gradient), lambda: None)
-        return losses
-
-    step.objective = objective
-    return step
-
-
-def keras_schedule(learning_rate: float, lr_decay: float, every: int):
-    """``learning_rate * lr_decay ** (step // every)``: the staircase decay of the TF tutorial."""
-    if lr_decay == 1.0:
-        return learning_rate
-    import keras
-
-    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
-                                                       decay_rate=lr_decay, staircase=True)
 
 
 @_quiet_retracing
@@ -150,7 +94,8 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
             estimate: bool = True, extractor: FeatureExtractor | None = None,
             preserve_color: str | None = None, style_blend=None,
             masks=None, mask_styles=None, mask_weights=None, style_scale: float | None = None,
-            strength: float = 1.0) -> StylizeResult:
+            strength: float = 1.0, checkpoint_dir=None, checkpoint_every: int | None = None,
+            resume: bool = False) -> StylizeResult:
     """Neural style transfer by optimizing pixels (Gatys et al. 2016).
 
     ``content_image``/``style_image``: [1, H, W, 3] in [0, 1] (or file paths); they may differ in
@@ -163,9 +108,20 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
       one for this hardware, ``precision.detect_precision``). ``jit_compile``: XLA.
     - ``scales``: long sides, e.g. (256, 512, 1024): optimize at each size and start the next from
       the upsampled result (Gatys et al. 2017); ``num_steps`` is per scale (int or one per scale).
+    - ``init``: "content", "noise", "style", or an image (array or file path; resized to the
+      content's size). Adam returns the *best* image it measured (``StylizeResult.best_step``).
     - ``callback(step, image, losses)`` runs every ``callback_every`` steps and after the last;
       returning ``False`` stops early. ``estimate`` prints the expected time after 3 steps.
     - Pass a prebuilt ``extractor`` to reuse it across many runs (sweeps).
+
+    Long runs (``checkpoint.py``; notebooks/04_optimizing_pixels): ``checkpoint_dir`` gets a
+    checkpoint every ``checkpoint_every`` steps, at the end of each scale, when a callback stops
+    the run and on Ctrl-C (which then raises ``checkpoint.Interrupted``, a KeyboardInterrupt).
+    ``resume=True`` continues from the newest checkpoint there (``ValueError`` naming the
+    difference if it was made with other settings; from the start if there is none); with the
+    same seed the result is the image an uninterrupted run gives (bit for bit on the CPU, with
+    ``config.seed_everything``). ``num_steps`` may grow on resume. ``resume=False`` refuses a
+    folder that holds checkpoints already.
 
     Artistic controls (Gatys et al. 2017; notebooks/08_artistic_controls, ``controls.py``):
 
@@ -199,42 +155,77 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
 
     Taught in notebooks/04_optimizing_pixels and notebooks/06_speed_and_scale.
     """
+    if (checkpoint_every is not None or resume) and checkpoint_dir is None:
+        raise ValueError("checkpoint_every and resume need checkpoint_dir, the folder of the checkpoints")
+    init_image = _init_image(init, preserve_color)
     run = validated(content_image, style_image, num_steps=num_steps, network=network,
                     content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
                     tv_kind=tv_kind, content_layers=content_layers, style_layers=style_layers,
-                    style_layer_weights=style_layer_weights, init=init, optimizer=optimizer,
+                    style_layer_weights=style_layer_weights, init="content" if init_image is not None else init,
+                    optimizer=optimizer,
                     learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
                     precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
                     callback_every=callback_every, extractor=extractor, preserve_color=preserve_color,
                     style_blend=style_blend, masks=masks, mask_styles=mask_styles,
                     mask_weights=mask_weights, style_scale=style_scale, strength=strength)
+    if init_image is not None:
+        run.init = "image"
     extractor = _extractor_for(run, extractor, pooling=pooling, weights=weights)
+    ckpt = None
+    if checkpoint_dir is not None:
+        identity = run_identity(run, pooling=extractor.pooling, weights=extractor.weights, init_image=init_image)
+        ckpt = Checkpointer(checkpoint_dir, checkpoint_every, identity, resume=resume,
+                            steps_per_scale=run.steps_per_scale)
+        if resume:
+            print(ckpt.describe_resume(), file=sys.stderr)
+    restored = ckpt.restored if ckpt is not None else None
     seen_content, seen_styles = color.seen_by_network(run.content_image, run.styles, run.preserve_color)
-    recorder = Recorder(sum(run.steps_per_scale), run.style_layers, progress, callback, callback_every, estimate)
+    recorder = Recorder(sum(run.steps_per_scale), run.style_layers, progress, callback, callback_every, estimate,
+                        history=restored.history if restored is not None else None)
     image, traces, style_sizes = None, [], []
-    for size, steps in zip(run.sizes, run.steps_per_scale):
-        content = content_at_scale(seen_content, size, run.scales)
-        styles = styles_at_scale(seen_styles, size, content_long_side=max(content.shape[1:3]),
-                                 scales=run.scales, style_scale=run.style_scale)
-        style_sizes.append([tuple(int(d) for d in s.shape[1:3]) for s in styles])
-        start = _starting_image(run, content, styles[0], previous=image)
-        if run.preserve_color in ("luminance", "luma-swap"):
-            chroma = color.to_luminance(content_at_scale(run.content_image, size, run.scales))[1]
-            recorder.view = functools.partial(color.recombine, chroma=chroma,
-                                              swap=run.preserve_color == "luma-swap")
-        objective = _objective(run, extractor, content, styles, start.shape)
-        minimize = _run_lbfgs if run.optimizer == "lbfgs" else _run_adam
-        image, stopped = minimize(objective, start, steps, recorder, size, run)
-        traces.append(objective.experimental_get_tracing_count())
-        if stopped:
-            break
-    recorder.bar.close()
+    try:
+        with ckpt.guard if ckpt is not None else contextlib.nullcontext():
+            for index, (size, steps) in enumerate(zip(run.sizes, run.steps_per_scale)):
+                content = content_at_scale(seen_content, size, run.scales)
+                styles = styles_at_scale(seen_styles, size, content_long_side=max(content.shape[1:3]),
+                                         scales=run.scales, style_scale=run.style_scale)
+                style_sizes.append([tuple(int(d) for d in s.shape[1:3]) for s in styles])
+                if restored is not None and index < restored.scale:
+                    continue  # done before the checkpoint
+                start = _starting_image(run, content, styles[0], previous=image, init_image=init_image)
+                if run.preserve_color in ("luminance", "luma-swap"):
+                    chroma = color.to_luminance(content_at_scale(run.content_image, size, run.scales))[1]
+                    recorder.view = functools.partial(color.recombine, chroma=chroma,
+                                                      swap=run.preserve_color == "luma-swap")
+                objective = _objective(run, extractor, content, styles, start.shape)
+                minimize = run_lbfgs if run.optimizer == "lbfgs" else run_adam
+                here = restored if restored is not None and index == restored.scale else None
+                image, stopped = minimize(objective, start, steps, recorder, size, run, scale=index, ckpt=ckpt,
+                                          restored=here)
+                traces.append(objective.experimental_get_tracing_count())
+                if stopped:
+                    break
+    finally:
+        recorder.bar.close()  # also on Ctrl-C: no progress line may follow the caller's message
     if recorder.view is not None:
         image = recorder.view(image)
     return StylizeResult(image=tf.convert_to_tensor(image), history=recorder.history,
                          settings=run.as_dict(pooling=extractor.pooling, style_sizes=style_sizes),
-                         feature_weights=extractor.weights, trace_count=max(traces),
-                         final_step=recorder.returned)
+                         feature_weights=extractor.weights, trace_count=max(traces, default=0),
+                         final_step=recorder.returned, best_step=recorder.returned,
+                         checkpoint=None if ckpt is None or ckpt.newest is None else str(ckpt.newest),
+                         resumed_from=None if restored is None else str(restored.path))
+
+
+def _init_image(init, preserve_color):
+    """An init image (array or file) as [1, H, W, 3], or None for "content"/"noise"/"style"
+    (other strings that name no file are left to ``validated``'s message)."""
+    if isinstance(init, str) and (init in INITS or not (Path(init).suffix or os.sep in init or Path(init).exists())):
+        return None
+    image = as_image(init, "init")
+    if preserve_color == "luminance":  # the optimized tensor is the luminance: start from the init's
+        image = color.seen_by_network(image, [], "luminance")[0]
+    return image
 
 
 def _extractor_for(run, extractor, *, pooling, weights) -> FeatureExtractor:
@@ -254,12 +245,12 @@ def _extractor_for(run, extractor, *, pooling, weights) -> FeatureExtractor:
     return extractor
 
 
-def _starting_image(run, content: tf.Tensor, style: tf.Tensor, previous) -> tf.Tensor:
+def _starting_image(run, content: tf.Tensor, style: tf.Tensor, previous, init_image=None) -> tf.Tensor:
     """``initial_image`` at the first scale, the previous scale's result upsampled after that."""
     if previous is not None:
         start = tf.image.resize(previous, content.shape[1:3], method="bicubic")
     else:
-        start = initial_image(content, style, run.init, run.seed)
+        start = initial_image(content, style, run.init if init_image is None else init_image, run.seed)
         if run.preserve_color == "luminance":
             start = start[..., :1]  # the optimized tensor is the luminance channel alone
     return tf.clip_by_value(start, 0.0, 1.0)
@@ -278,44 +269,3 @@ def _objective(run, extractor, content: tf.Tensor, styles: list, image_shape):
         content_weight=run.content_weight, style_weight=run.style_weight, tv_weight=run.tv_weight,
         tv_kind=run.tv_kind, style_layer_weights=run.style_layer_weights, jit_compile=run.jit_compile,
         image_transform=color.grey if run.preserve_color == "luminance" else None)
-
-
-def _run_adam(objective, start, steps, recorder, size, run):
-    import keras
-
-    image = tf.Variable(start, name="image")
-    # A fresh optimizer per run (and per scale): a Keras 3 optimizer refuses variables it was
-    # not built with. Building it now creates its slots, so the step traces only once.
-    adam = keras.optimizers.Adam(learning_rate=keras_schedule(run.learning_rate, run.lr_decay, run.lr_decay_every),
-                                 beta_1=0.99, epsilon=1e-1)
-    adam.build([image])
-    step = make_step(None, image, adam, content_targets=None, style_targets=None, content_weight=0,
-                     style_weight=0, tv_weight=0, jit_compile=run.jit_compile, objective=objective)
-    for _ in range(steps):
-        losses = step()
-        if not recorder(image, losses, size):
-            return tf.convert_to_tensor(image), True
-    return tf.convert_to_tensor(image), False
-
-
-def _run_lbfgs(objective, start, steps, recorder, size, run):
-    stopped = []
-    # The history also holds rejected line-search trials, so its last entry need not describe the
-    # point lbfgs_minimize returns. That point is one of the evaluated tensors and stays alive
-    # from its evaluation on, so no later tensor can reuse its id: id -> history step finds it.
-    step_of = {}
-
-    def value_and_gradient(x):
-        losses, gradient = loss_scale.evaluate(objective, x)  # float16: halve and retry, never inf
-        return losses["total"], gradient, losses
-
-    def on_evaluation(evaluation, x, value, losses):
-        going_on = recorder(x, losses, size)
-        step_of[id(x)] = len(recorder.history["step"])
-        if not going_on:
-            stopped.append(True)
-        return going_on
-
-    image, _, _ = lbfgs_minimize(value_and_gradient, start, max_evaluations=steps, callback=on_evaluation)
-    recorder.returned = step_of[id(image)]
-    return image, bool(stopped)

@@ -55,7 +55,11 @@ def detect_precision() -> str:
 def resolve_precision(precision: str | None) -> str:
     """``None``/"auto": ``NST_PRECISION`` or the detected default; otherwise validate the name."""
     if precision in (None, "auto"):
-        precision = os.environ.get("NST_PRECISION", "").strip() or detect_precision()
+        chosen = os.environ.get("NST_PRECISION", "").strip()
+        if chosen and chosen != "auto" and chosen not in PRECISIONS:
+            raise ValueError(f"the environment variable NST_PRECISION={chosen!r} is not a precision: set it to "
+                             f"one of {', '.join(PRECISIONS)} or auto, or unset it")
+        precision = chosen if chosen and chosen != "auto" else detect_precision()
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} or 'auto', got {precision!r}")
     return precision

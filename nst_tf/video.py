@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from .fast import fast_stylize, prepared_style
-from .images import ImageError, load_image, resize_image, save_image
+from .decoding import format_of, header
+from .images import ImageError, ImageWriteError, load_image, resize_image, save_image
+from .outputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_folder_writable, check_output_writable, finish_write
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 
@@ -31,24 +32,65 @@ def _bar(total, desc, enabled, unit):
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, mininterval=1.0)
 
 
+def output_names(names) -> dict:
+    """{input name: output name}, unique per input (case-insensitively, for any file system).
+
+    Images keep their name when it ends in .png/.jpg/.jpeg; other files get ".png" appended,
+    and if that name is another input's ("pic.bmp" and "pic.bmp.png"), a number: "pic.bmp.2.png".
+    The same folder always gives the same names, so a rerun finds what it already wrote."""
+    names = sorted(names)
+    kept = [n for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    taken = {n.casefold() for n in kept}
+    mapping = {n: n for n in kept}
+    for name in (n for n in names if n not in mapping):
+        candidate, number = f"{name}.png", 1
+        while candidate.casefold() in taken:
+            number += 1
+            candidate = f"{name}.{number}.png"
+        taken.add(candidate.casefold())
+        mapping[name] = candidate
+    return mapping
+
+
+def _entries(input_dir: Path):
+    """(image candidates, skipped): files to try, and (name, why) for what is not even tried."""
+    files, skipped = [], []
+    for path in sorted(input_dir.iterdir()):
+        if path.name.startswith("."):
+            skipped.append((path.name, "hidden file (names starting with '.' are skipped)"))
+        elif path.is_dir():
+            skipped.append((path.name, "a folder (sub-folders are not searched)"))
+        elif not path.is_file():
+            skipped.append((path.name, "not a regular file (a broken link, a pipe or a device)"))
+        else:
+            files.append(path)
+    return files, skipped
+
+
 def stylize_folder(input_dir, output_dir, style_image, model, strength: float = 1.0,
                    max_dim: int | None = None, progress: bool = True) -> dict:
-    """Stylize every image in ``input_dir`` into ``output_dir`` (same name, .png/.jpg kept).
+    """Stylize every image in ``input_dir`` into ``output_dir`` (names from ``output_names``).
 
-    Outputs that already exist are skipped (a rerun resumes); files that are not images are
-    skipped and listed. Returns ``{"written": [...], "done_before": [...], "skipped": [(name, why)]}``.
+    Outputs that already exist are skipped (a rerun resumes); files that are not images (or
+    cannot be decoded, such as a decompression bomb), hidden files and sub-folders are skipped
+    and listed, and the batch goes on. Returns ``{"written": [...], "done_before": [...],
+    "skipped": [(name, why)], "renamed": [(input, output)]}``.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
-        raise ImageError(f"{input_dir}: no such folder")
+        raise ImageError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
     if output_dir.resolve() == input_dir.resolve():
         raise ValueError(f"{output_dir}: is the input folder; refusing to write over the inputs")
-    files = sorted(p for p in input_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    report = {"written": [], "done_before": [], "skipped": []}
+    check_folder_writable(output_dir)
+    files, skipped = _entries(input_dir)
+    names = output_names(p.name for p in files)
+    report = {"written": [], "done_before": [], "skipped": skipped,
+              "renamed": [(p.name, names[p.name]) for p in files
+                          if names[p.name] not in (p.name, f"{p.name}.png")]}
     style_image = prepared_style(style_image, model)
     bar = _bar(len(files), "fast stylize", progress, "image")
     for path in files:
-        target = output_dir / (path.name if path.suffix.lower() in _IMAGE_SUFFIXES else f"{path.name}.png")
+        target = output_dir / names[path.name]
         bar.update(1)
         if target.exists():
             report["done_before"].append(path.name)
@@ -118,8 +160,8 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
         raise ValueError(f"{output_path}: cannot write '{output_path.suffix}'; use .mp4 or .avi")
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"{output_path}: is the input video; refusing to overwrite it")
-    if not input_path.is_file():
-        raise ImageError(f"{input_path}: no such file")
+    check_video_input(input_path)
+    target = check_output_writable(output_path, VIDEO_SUFFIXES)
     capture = cv2.VideoCapture(str(input_path))
     ok, first = capture.read() if capture.isOpened() else (False, None)
     if not ok:
@@ -132,9 +174,8 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
         scale = max_dim / max(height, width)
         height, width = round(height * scale / 2) * 2, round(width * scale / 2) * 2
     style_image = prepared_style(style_image, model)  # once, not per frame
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{output_path.stem}.", suffix=output_path.suffix,
-                                    dir=output_path.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=target.suffix, dir=target.parent)
     os.close(handle)
     writer = cv2.VideoWriter(temp, cv2.VideoWriter_fourcc(*_FOURCC[output_path.suffix.lower()]),
                              fps, (width, height))
@@ -170,11 +211,13 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
         writer.release()
         if count == 0 or not Path(temp).stat().st_size:
             raise ImageError(f"{output_path}: OpenCV wrote no video (codec unavailable?)")
-        os.replace(temp, output_path)
-    except BaseException:
+        finish_write(temp, target)  # the mode a new file gets (umask), through a symbolic link
+    except BaseException as err:
         encoder.shutdown(wait=True)
         writer.release()
         Path(temp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, ImageError):
+            raise ImageWriteError(f"{output_path}: cannot write ({err.strerror or err})") from None
         raise
     finally:
         encoder.shutdown(wait=True)
@@ -187,6 +230,24 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
     if keep_frames:
         result["stylized"] = frames_out
     return result
+
+
+def check_video_input(path: Path) -> None:
+    """``ImageError`` unless ``path`` is a file that may be a video: OpenCV opens a still image
+    (JPEG, PNG, ...) as a one-frame "video", which is not what anyone means."""
+    if not path.is_file():
+        raise ImageError(f"{path}: is not a file" if path.exists() else
+                         f"{path}: a symbolic link to {path.readlink()}, which does not lead to a file"
+                         if path.is_symlink() else f"{path}: no such file")
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    kind = format_of(head)
+    if kind == "GIF":
+        info = header(path.read_bytes(), frames=True)
+        kind = None if info and info[3] > 1 else kind  # an animated GIF is a (silent) video
+    if kind is not None:
+        raise ImageError(f"{path}: is a still image ({kind}), not a video; stylize an image with "
+                         f"python -m nst_tf fast (or fast_stylize)")
 
 
 def _chain(first, rest):
