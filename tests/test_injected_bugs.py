@@ -8,6 +8,7 @@ the "output is an input" check with other spellings and links in tests/test_bad_
 and in ``test_the_output_check_compares_resolved_paths`` below.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,46 @@ def test_stylize_checks_memory_at_the_precision_it_runs(monkeypatch):
         stylize(content, style, network="squeezenet", precision="float32", num_steps=1, progress=False)
     result = stylize(content, style, network="squeezenet", precision="mixed_bfloat16", num_steps=1, progress=False)
     assert result.settings["precision"] == "mixed_bfloat16"
+
+
+# --- bug: resume accepting a checkpoint made with another content weight --------------------------
+
+@pytest.mark.parametrize("name", ["content_weight", "style_weight", "tv_weight"])
+def test_resume_refuses_a_checkpoint_made_with_another_loss_weight(random_vgg19, tmp_path, name):
+    # Every loss weight changes the path of the optimization, so each must be in the run's
+    # identity. (The older tests change style_weight only.)
+    content, style = images((40, 40), (40, 40))
+    weights = dict(content_weight=1.0, style_weight=1.0, tv_weight=0.3)
+    kwargs = dict(extractor=random_vgg19, num_steps=2, progress=False, checkpoint_dir=tmp_path)
+    stylize(content, style, checkpoint_every=1, **weights, **kwargs)
+    other = dict(weights, **{name: 2 * weights[name]})
+    with pytest.raises(ValueError, match=re.escape(f"made with {name}={weights[name]}, this run has {other[name]}")):
+        stylize(content, style, resume=True, **other, **kwargs)
+    assert stylize(content, style, resume=True, **weights, **kwargs).resumed_from  # the same weights resume
+
+
+# --- bug: a checkpoint written under its final name (np.savez(path)), not atomically -------------
+
+def test_a_checkpoint_cut_off_mid_write_leaves_no_file_and_resume_uses_the_previous(random_vgg19, tmp_path,
+                                                                                      monkeypatch):
+    # The runtime dies while the step-2 checkpoint is being written (after its first array): that
+    # checkpoint must be absent, not a truncated file under its final name, and the run resumes
+    # from step 1's.
+    content, style = images((40, 40), (40, 40))
+    kwargs = dict(extractor=random_vgg19, num_steps=3, progress=False, checkpoint_dir=tmp_path, checkpoint_every=1)
+    real = np.savez
+
+    def dies_mid_write(file, **arrays):
+        real(file, meta=arrays["meta"])
+        raise OSError(5, "runtime lost mid-write")
+
+    def cut_after_step_1(step, image, losses):
+        monkeypatch.setattr(np, "savez", dies_mid_write)  # step 1's checkpoint is already written
+        return True
+
+    with pytest.raises(OSError, match="runtime lost mid-write"):
+        stylize(content, style, callback=cut_after_step_1, callback_every=1, **kwargs)
+    monkeypatch.setattr(np, "savez", real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "ckpt_0_000001.npz"]
+    resumed = stylize(content, style, resume=True, **kwargs)
+    assert resumed.resumed_from.endswith("ckpt_0_000001.npz") and resumed.history["step"] == [1, 2, 3]
