@@ -1,10 +1,14 @@
 """The command line as a user meets it: one readable line and exit 2 for every expected mistake,
 no output file, never an input overwritten; a real run writes the image."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -15,10 +19,24 @@ from conftest import need_asset
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args, env=None, cwd=None):
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nst_tf", *map(str, args)], capture_output=True,
-                          text=True, env=full_env, cwd=cwd or ROOT, timeout=600)
+def run(*args, env=None, cwd=None, real=False):
+    """``python -m nst_tf ARGS`` as a user runs it. In-process by default: ``cli.main`` is the same
+    code, and a new process would pay TensorFlow's import (seconds of CI) for every case; the
+    end-to-end tests, and those whose environment is read at import time (KERAS_HOME), use
+    ``real=True``, and tests/test_bad_inputs.py runs its matrix as real processes too."""
+    if real:
+        return subprocess.run([sys.executable, "-m", "nst_tf", *map(str, args)], capture_output=True,
+                              text=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=600)
+    from nst_tf import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env or {}), contextlib.chdir(cwd or ROOT), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse: --help, usage errors
+            code = exit_.code
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 @pytest.fixture
@@ -94,7 +112,7 @@ def test_never_overwrites_an_input(inputs):
 def test_missing_vgg_weights_offline_is_one_line(inputs, tmp_path):
     content, style = inputs
     proc = run("stylize", content, style, "-o", tmp_path / "out.png", "--image-size", "64",
-               env={"NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k"), "NST_VGG_WEIGHTS": ""})
+               env={"NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k"), "NST_VGG_WEIGHTS": ""}, real=True)
     assert_one_line_error(proc, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "NST_VGG_WEIGHTS=random")
     assert not (tmp_path / "out.png").exists()
 
@@ -113,7 +131,7 @@ def test_real_run_with_course_image_names(tmp_path):
     need_asset("tubingen_neckarfront"), need_asset("vangogh_starry_night"), need_asset("squeezenet_v1_1_notop")
     out = tmp_path / "sub" / "result.jpg"
     proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", out, "--network",
-               "squeezenet", "--image-size", "96", "--steps", "5", "--no-progress")
+               "squeezenet", "--image-size", "96", "--steps", "5", "--no-progress", real=True)
     assert proc.returncode == 0, proc.stderr
     assert "UNTRAINED" not in proc.stderr
     assert f"wrote {out}" in proc.stdout
@@ -139,7 +157,7 @@ def test_speed_flags_lbfgs_bf16_scales(tmp_path):
 
 def test_weights_command_checks_before_a_class(tmp_path):
     # make figures runs this first: offline without the VGG file it is one line, before any notebook.
-    proc = run("weights", "vgg19", env={"NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k")})
+    proc = run("weights", "vgg19", env={"NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k")}, real=True)
     assert_one_line_error(proc, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "NST_VGG_WEIGHTS=random")
     need_asset("squeezenet_v1_1_notop")
     proc = run("weights", "squeezenet")
