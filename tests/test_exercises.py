@@ -57,13 +57,32 @@ def tf_instance_norm(x, scale, offset, epsilon=1e-3):
     return (x - mean) * tf.math.rsqrt(variance + epsilon) * scale[:, None, None, :] + offset[:, None, None, :]
 
 
+def course_upsample_conv(x, kernel, factor=2):
+    """Keras's resize-then-convolve layers, as nst_tf.training builds the upsampling stage."""
+    x = keras.layers.UpSampling2D(factor, interpolation="nearest", dtype=x.dtype)(x)
+    p = kernel.shape[0] // 2
+    return tf.nn.conv2d(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), kernel, 1, "VALID")
+
+
+def course_residual_block(x, kernel1, kernel2, epsilon=1e-3):
+    """Johnson et al.'s block with TensorFlow's ops (instance norm from tf.nn.moments)."""
+    def conv(h, kernel):
+        return tf.nn.conv2d(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"), kernel, 1, "VALID")
+
+    def norm(h):
+        mean, variance = tf.nn.moments(h, axes=[1, 2], keepdims=True)
+        return (h - mean) * tf.math.rsqrt(variance + epsilon)
+    return x + norm(conv(tf.nn.relu(norm(conv(x, kernel1))), kernel2))
+
+
 REFERENCES = [
     ("caffe_preprocess", features.caffe_preprocess), ("gram_matrix", losses.gram_matrix),
     ("style_loss", losses.style_loss), ("content_loss", losses.content_loss),
     ("total_variation_loss", losses.total_variation_loss), ("adam_clip_step", keras_adam_clip_step),
     ("loss_and_update", course_loss_and_update), ("guided_gram_matrix", controls.guided_gram_matrix),
     ("match_color", color.match_color), ("lbfgs_direction", course_lbfgs_direction),
-    ("instance_norm", tf_instance_norm),
+    ("instance_norm", tf_instance_norm), ("upsample_conv", course_upsample_conv),
+    ("residual_block", course_residual_block),
 ]
 
 
@@ -250,7 +269,7 @@ def test_the_compiled_two_loops_of_lbfgs_minimize_pass():
     assert check("lbfgs_direction", compiled_lbfgs_direction) is True
 
 
-@pytest.mark.parametrize("name", ["lbfgs_direction", "instance_norm"])
+@pytest.mark.parametrize("name", ["lbfgs_direction", "instance_norm", "upsample_conv", "residual_block"])
 def test_the_inputs_tell_every_mistake_apart(name):
     """Every mistake's variants differ from the reference (and from one another) on some case by
     far more than the tolerance, so none can be named for a right answer or for another mistake."""
