@@ -113,6 +113,7 @@ def make_train_step(model, extractor, optimizer, grams, loss: dict, strategy):
 
 
 def train_transformer(style_image, images, *, steps: int, image_size: int = 256, batch_size: int = 4,
+                      style_size: int = 256,
                       network: str = "vgg16", weights=None, width: float = 1.0, norm: str = "instance",
                       content_weight=None, style_weight=None, tv_weight=None, content_layers=None,
                       style_layers=None, style_layer_weights=None, tv_kind=None, learning_rate: float = 1e-3,
@@ -122,7 +123,8 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     """Train Johnson et al.'s network to paint any photo in the style of ``style_image``.
 
     ``images``: a folder of photos (``dataset.image_dataset``: crops of ``image_size`` px,
-    ``batch_size`` per step) or a ``tf.data.Dataset`` of batches [B, S, S, 3] in [0, 1].
+    ``batch_size`` per step) or a ``tf.data.Dataset`` of batches [B, S, S, 3] in [0, 1]. A style
+    file is loaded at a long side of ``style_size`` (256, Johnson et al.'s); a tensor is used as is.
     ``network``: the loss network, "vgg16" (the paper's), "vgg19" or "squeezenet" (real ImageNet
     features on a CPU); its layers and weights default to ``TRAINING_DEFAULTS[network]``.
     ``weights``: the loss network's, as for ``FeatureExtractor``. ``width``, ``norm``: the
@@ -146,7 +148,7 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     loss = _checked(network, dict(content_weight=content_weight, style_weight=style_weight,
                                   tv_weight=tv_weight, content_layers=content_layers, style_layers=style_layers,
                                   style_layer_weights=style_layer_weights, tv_kind=tv_kind))
-    style = _style_tensor(style_image, image_size)
+    style = _style_tensor(style_image, style_size)
     strategy = strategy or tf.distribute.get_strategy()
     folder = None if isinstance(images, tf.data.Dataset) else Path(images).expanduser()
     settings = dict(network=network, width=float(width), norm=norm, image_size=int(image_size),
