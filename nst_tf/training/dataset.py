@@ -66,17 +66,22 @@ def describe_skipped(skipped: dict[str, int]) -> str:
 
 
 class _Decoder:
-    """Decodes in ``tf.py_function`` with the course's decoder; counts the files that fail only
+    """Decodes in ``tf.py_function`` with the course's decoder; remembers the files that fail only
     now (a truncated JPEG has a good header), which the pipeline then drops."""
 
     def __init__(self):
-        self.failed = 0
+        self.failed_files = set()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_files)
 
     def __call__(self, path):
+        name = path.numpy().decode()
         try:
-            return decode_image(Path(path.numpy().decode()).read_bytes(), path.numpy().decode()), True
+            return decode_image(Path(name).read_bytes(), name), True
         except (ImageError, OSError):
-            self.failed += 1
+            self.failed_files.add(name)
             return np.zeros((MIN_SIDE, MIN_SIDE, 3), np.float32), False
 
 
