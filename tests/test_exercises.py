@@ -379,3 +379,32 @@ def test_each_instance_norm_property_catches_what_the_cases_miss(code, wrong):
         y = tf_instance_norm(x, scale, offset, epsilon)
         return wrong(x, y) if tuple(x.shape) in property_shapes else y
     assert _failure("instance_norm", answer).mistake == code
+
+
+def test_upsample_conv_reference_is_keras_resize_then_convolve():
+    """The checker's float64 reference against Keras's own layers (nearest UpSampling2D, then a
+    VALID convolution of the reflection-padded map), and its bilinear mistake against tf.image.resize."""
+    from nst_tf.exercises.lecture09 import _bilinear, upsample_conv_reference
+    rng = np.random.default_rng(9)
+    x, kernel = rng.normal(size=(2, 3, 5, 2)), rng.normal(size=(5, 5, 2, 3))
+    np.testing.assert_allclose(upsample_conv_reference(x, kernel), course_upsample_conv(
+        tf.constant(x), tf.constant(kernel)).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_bilinear(x, 3), tf.image.resize(x, (9, 15)).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name, code, wrong", [
+    ("upsample_conv", "border_on_constant_image",
+     lambda args, y: y + (0.1 if float(tf.math.reduce_std(args[0])) < 1e-6 else 0.0)),
+    ("residual_block", "not_identity_with_zero_kernels",
+     lambda args, y: tf.nn.relu(y) if not np.any(np.asarray(args[1])) else y),
+    ("residual_block", "images_not_independent",
+     lambda args, y: y + (0.1 if float(tf.reduce_max(tf.abs(args[0][0]))) > 12 else 0.0)),
+], ids=["constant", "zero-kernels", "independent"])
+def test_each_lecture09_property_catches_what_the_cases_miss(name, code, wrong):
+    """Answers right on the checker's cases (never a constant image, zero kernels or an image
+    seven times larger than the others) but wrong on one property's input are named by it."""
+    right = {"upsample_conv": course_upsample_conv, "residual_block": course_residual_block}[name]
+    for case in EXERCISES[name].cases(np.random.default_rng(SEED)):
+        assert np.asarray(case.args[0]).std() > 0.1 and np.any(np.asarray(case.args[1]))
+        assert np.abs(np.asarray(case.args[0])).max() < 12
+    assert _failure(name, lambda *args: wrong(args, right(*args))).mistake == code
