@@ -88,7 +88,8 @@ def _check_model_file(args) -> None:
         if path.suffix.lower() not in (".keras", ".tflite"):
             raise UsageError(f"{path}: --model takes a trained network, a .keras or .tflite file")
         if not path.is_file():
-            raise UsageError(f"{path}: no such file (--model)" if not path.exists() else f"{path}: not a file (--model)")
+            why = "no such file" if not path.exists() else "not a file"
+            raise UsageError(f"{path}: {why} (--model)")
 
 
 def _fast_style(args, style_text):

@@ -33,8 +33,8 @@ def add_train_command(sub) -> None:
     p = sub.add_parser("train", help="train a feed-forward network for one style (Johnson et al. 2016)",
                        description="Train an image transformation network to paint any photo in the style of "
                                    "STYLE, on the photos of --images, with a perceptual loss.",
-                       epilog="Examples:\n  python -m nst_tf train vangogh_starry_night --images photos/ -o starry.tflite "
-                              "--network squeezenet --width 0.25 --steps 2000\n"
+                       epilog="Examples:\n  python -m nst_tf train vangogh_starry_night --images photos/ "
+                              "-o starry.tflite --network squeezenet --width 0.25 --steps 2000\n"
                               "  python -m nst_tf fast photo.jpg --model starry.tflite -o out.png",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("style", help="style painting: a file or a course image name")
@@ -42,13 +42,15 @@ def add_train_command(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="MODEL.keras, or MODEL.tflite (then MODEL.keras is written beside it too)")
     p.add_argument("--steps", type=_positive_int, default=2000, help="training steps (default 2000)")
-    p.add_argument("--image-size", type=_image_size, default=256, help="training crop side in px, a multiple of 4 (256)")
+    p.add_argument("--image-size", type=_image_size, default=256,
+                   help="training crop side in px, a multiple of 4 (default 256)")
     p.add_argument("--style-size", type=_image_size, default=256, help="long side of the style image in px (256)")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="photos per step (default 4)")
     p.add_argument("--network", choices=("vgg16", "vgg19", "squeezenet"), default="vgg16",
                    help="loss network (default vgg16, the paper's; squeezenet for CPUs)")
-    p.add_argument("--weights", default=None, help="loss network weights: 'imagenet', a file or 'random' "
-                                                   "(untrained: a pipeline check); default $NST_VGG_WEIGHTS or imagenet")
+    p.add_argument("--weights", default=None,
+                   help="loss network weights: 'imagenet', a file or 'random' (untrained: a pipeline check); "
+                        "default $NST_VGG_WEIGHTS or imagenet")
     p.add_argument("--width", type=_width, default=1.0, help="channel multiplier (1.0 the paper's; 0.25 real-time)")
     p.add_argument("--norm", choices=("instance", "batch"), default="instance", help="normalization (default instance)")
     p.add_argument("--content-weight", type=_non_negative, default=None)

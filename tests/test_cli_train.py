@@ -67,7 +67,8 @@ def test_train_mistakes_are_one_line_and_write_nothing(setup, tmp_path, capsys):
     folder, photos, model = setup
     out = tmp_path / "m.keras"
     base = ["train", "vangogh_starry_night", "--images", photos, "-o", out]
-    one_line_error(capsys, ["train", "vangogh_starry_night", "--images", tmp_path / "none", "-o", out], "no such folder")
+    one_line_error(capsys, ["train", "vangogh_starry_night", "--images", tmp_path / "none", "-o", out],
+                   "no such folder")
     one_line_error(capsys, ["train", tmp_path / "none.jpg", "--images", photos, "-o", out], "none.jpg", "no such file")
     one_line_error(capsys, ["train", "vangogh_starry_night", "--images", photos, "-o", tmp_path / "m.png"],
                    ".keras or .tflite")

@@ -233,8 +233,9 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(trained, tmp_p
     """Each logical CPU gets one photo of the batch of 2; the same losses as the module's run on
     one device (same photos: the folder is made again, the same way)."""
     script = _TWO_DEVICES.format(tests=str(ROOT / "tests"), folder=str(tmp_path / "photos"))
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])))
+                          env=dict(os.environ, PYTHONPATH=path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2

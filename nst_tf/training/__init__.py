@@ -13,7 +13,8 @@ _EXPORTS = {
     "network": ["InstanceNormalization", "ReflectionPadding2D", "Upsample2x", "build_transformer_net"],
     "dataset": ["find_images", "image_dataset"],
     "loop": ["TRAINING_DEFAULTS", "TrainResult", "train_transformer"],
-    "export": ["TrainedStylizer", "export_tflite", "load_trained_model", "save_trained_model"],
+    "export": ["ModelFileError", "TrainedStylizer", "export_tflite", "load_trained_model", "save_trained_model",
+               "tflite_bytes"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = set(_EXPORTS)

@@ -200,7 +200,8 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
                 photos, indices = next(distributed)
                 losses = train_step(photos)
                 if folder is not None:
-                    next_example = int(max(np.max(np.asarray(i)) for i in strategy.experimental_local_results(indices))) + 1
+                    local = strategy.experimental_local_results(indices)
+                    next_example = int(max(np.max(np.asarray(i)) for i in local)) + 1
                 recorder.record(None, {**{k: losses[k] for k in LOSS_KEYS}, "style_layers": {}}, int(image_size))
                 if ckpt is not None and ckpt.due(step):
                     save()
