@@ -34,7 +34,8 @@ __all__ = sorted(_WHERE)
 _SUBMODULES = {"arguments", "checkpoint", "cli", "cli_args", "cli_fast", "cli_parser", "cli_runs", "color",
                "config", "controls", "data", "decoding", "diagrams", "exercises", "fast", "features", "images",
                "lbfgs", "litert", "loops", "loss_scale", "losses", "notebook", "objective", "optimize", "outputs",
-               "plotting", "precision", "progress", "recipes", "resources", "scales", "validation", "video"}
+               "plotting", "precision", "progress", "recipes", "resources", "scales", "training", "validation",
+               "video"}
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ from .cli_fast import check_outputs_early, cmd_fast, cmd_video
 from .cli_parser import build_parser
 from .cli_runs import (init_source, interrupted_message, objective_arguments, plan_outputs,
                        run_arguments, save_result, write_extras)
+from .cli_train import cmd_train, plan_train
 from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
@@ -198,6 +199,8 @@ def _check_before_loading(args) -> None:
         plan_outputs(args, [args.content, *args.style, *(args.mask or []), args.init])
     elif args.command == "demo":
         _check_demo_outputs(args)
+    elif args.command == "train":
+        plan_train(args)
 
 
 def _run(args) -> int:
@@ -206,7 +209,7 @@ def _run(args) -> int:
     from .images import ImageError
 
     handlers = {"stylize": cmd_stylize, "demo": cmd_demo, "images": cmd_images, "weights": cmd_weights,
-                "fast": cmd_fast, "video": cmd_video}
+                "fast": cmd_fast, "video": cmd_video, "train": cmd_train}
     try:
         return handlers[args.command](args)
     except (ImageError, AssetError, WeightsError, UsageError, ValueError, FloatingPointError) as err:

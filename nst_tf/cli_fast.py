@@ -1,6 +1,7 @@
 """Command line, feed-forward commands: ``python -m nst_tf fast`` and ``python -m nst_tf video``.
 
-Taught in notebooks/07_fast_style_transfer. ``cli.main`` runs them; mistakes are one line and
+Taught in notebooks/07_fast_style_transfer; ``--model`` (a network you trained) in
+notebooks/09_training_a_feed_forward_network. ``cli.main`` runs them; mistakes are one line and
 exit status 2, as for every command.
 """
 
@@ -30,11 +31,13 @@ def add_fast_commands(sub) -> None:
     video = sub.add_parser("video", help="stylize a video frame by frame (OpenCV; no audio)",
                            description="Stylize every frame of INPUT with STYLE; frame rate and size are kept.")
     video.add_argument("input", help="the video (.mp4, .avi, ...)")
-    video.add_argument("style", help="style painting: a file or a course image name")
+    video.add_argument("style", nargs="?", help="style painting: a file or a course image name (not with --model)")
     video.add_argument("-o", "--output", required=True, help="where to write the video (.mp4 or .avi)")
     video.add_argument("--smoothing", type=_strength, default=0.0,
                        help="blend each frame with the previous output, 0-0.9 (less flicker; default 0)")
     for p in (fast, video):
+        p.add_argument("--model", default=None, metavar="MODEL",
+                       help="a network you trained (python -m nst_tf train): .keras or .tflite; no STYLE then")
         p.add_argument("--strength", type=_strength, default=1.0, help="0 = content, 1 = full style (default 1)")
         p.add_argument("--backend", choices=("tflite", "hub"), default="tflite",
                        help="tflite (default: the fast CPU path, hash-checked files) or hub (TF Hub model, "
@@ -51,6 +54,7 @@ def check_outputs_early(args) -> None:
     needs none of it): a directory, a parent that is a file, a name too long, a folder where
     nothing can be created or a full disk are one line at once, not a traceback after the work."""
     long_side = max(args.scales) if getattr(args, "scales", None) else getattr(args, "image_size", None)
+    _check_model_file(args)
     try:
         if args.command == "stylize":
             check_output_writable(Path(args.output).expanduser(), long_side=long_side)
@@ -62,8 +66,30 @@ def check_outputs_early(args) -> None:
             check_output_writable(Path(args.output).expanduser(), long_side=args.max_dim)
         elif args.command == "video":
             check_output_writable(Path(args.output).expanduser(), VIDEO_SUFFIXES)
+        elif args.command == "train":
+            check_output_writable(Path(args.output).expanduser(), (".keras", ".tflite"))
     except OutputError as err:
         raise UsageError(str(err)) from None
+
+
+def _trained_model(args):
+    """``--model``'s network (``TrainedStylizer``), or None for Magenta's (which needs a STYLE)."""
+    if not args.model:
+        return None
+    from .training.export import load_trained_model
+
+    return load_trained_model(Path(args.model).expanduser())
+
+
+def _check_model_file(args) -> None:
+    """``--model``: a .keras/.tflite file that exists, checked before TensorFlow loads."""
+    if getattr(args, "model", None):
+        path = Path(args.model).expanduser()
+        if path.suffix.lower() not in (".keras", ".tflite"):
+            raise UsageError(f"{path}: --model takes a trained network, a .keras or .tflite file")
+        if not path.is_file():
+            why = "no such file" if not path.exists() else "not a file"
+            raise UsageError(f"{path}: {why} (--model)")
 
 
 def _fast_style(args, style_text):
@@ -78,19 +104,21 @@ def cmd_fast(args) -> int:
     from .images import load_image, resize_image, save_image
     from .video import stylize_folder
 
+    if args.model and (args.style or args.style_option or (args.input_dir and args.content)):
+        raise UsageError("--model is a trained network with its own style: give no STYLE with it")
     if args.input_dir:
         if args.content and args.style:
             raise UsageError("give either CONTENT STYLE -o OUT or --style with --input-dir, not both")
         style_text = args.style_option or args.content
-        if not style_text or not args.output_dir:
-            raise UsageError("--input-dir needs --style STYLE and --output-dir OUT")
+        if (not style_text and not args.model) or not args.output_dir:
+            raise UsageError("--input-dir needs --style STYLE (or --model MODEL) and --output-dir OUT")
         input_dir, output_dir = Path(args.input_dir).expanduser(), Path(args.output_dir).expanduser()
         if not input_dir.is_dir():
             raise UsageError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
         if output_dir.resolve() == input_dir.resolve():
             raise UsageError(f"{output_dir}: is the input folder; refusing to write over the inputs")
-        style_path, style = _fast_style(args, style_text)
-        model = load_backend(args.backend, args.precision)
+        style = None if args.model else _fast_style(args, style_text)[1]
+        model = _trained_model(args) or load_backend(args.backend, args.precision)
         report = stylize_folder(input_dir, output_dir, style, model, strength=args.strength,
                                 max_dim=args.max_dim, progress=not args.no_progress)
         print(f"wrote {len(report['written'])} image(s) to {output_dir}"
@@ -101,14 +129,20 @@ def cmd_fast(args) -> int:
             print(f"skipped {name}: {why}")
         return 0
     style_text = args.style or args.style_option
-    if not args.content or not style_text or not args.output:
-        raise UsageError("fast needs CONTENT STYLE -o OUT (or --style, --input-dir and --output-dir)")
+    if not args.content or not (style_text or args.model) or not args.output:
+        raise UsageError("fast needs CONTENT STYLE -o OUT or CONTENT --model MODEL -o OUT "
+                         "(or --style, --input-dir and --output-dir)")
     content_path = _image_source(args.content)
     output = Path(args.output).expanduser()
-    _check_output(output, [content_path, _image_source(style_text)])
+    _check_output(output, [content_path] + ([_image_source(style_text)] if style_text else []))
     content = load_image(content_path)
     if args.max_dim and max(content.shape[1:3]) > args.max_dim:
         content = resize_image(content, args.max_dim)
+    if args.model:
+        model = _trained_model(args)
+        save_image(model(content, strength=args.strength), output)
+        print(f"wrote {output} ({content.shape[2]}x{content.shape[1]} px, {Path(args.model).name})")
+        return 0
     _, style = _fast_style(args, style_text)
     model = load_backend(args.backend, args.precision)
     save_image(fast_stylize(content, style, model, strength=args.strength), output)
@@ -126,9 +160,12 @@ def cmd_video(args) -> int:
         raise UsageError(f"{output}: is the input video; refusing to overwrite it")
     if args.smoothing >= 1:
         raise UsageError(f"--smoothing must be below 1, got {args.smoothing}")
+    if bool(args.model) == bool(args.style):
+        raise UsageError("video needs INPUT STYLE -o OUT or INPUT --model MODEL -o OUT (a trained network has "
+                         "its own style)")
     check_video_input(source)
-    _, style = _fast_style(args, args.style)
-    model = load_backend(args.backend, args.precision)
+    style = None if args.model else _fast_style(args, args.style)[1]
+    model = _trained_model(args) or load_backend(args.backend, args.precision)
     stats = stylize_video(source, style, output, model, strength=args.strength, max_dim=args.max_dim,
                           smoothing=args.smoothing, progress=not args.no_progress)
     print(f"wrote {output} ({stats['frames']} frames, {stats['size'][0]}x{stats['size'][1]} px, "

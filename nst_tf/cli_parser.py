@@ -1,4 +1,4 @@
-"""The command line's parser: ``python -m nst_tf stylize | demo | images | weights | fast | video``.
+"""The command line's parser: ``python -m nst_tf stylize | demo | images | weights | fast | video | train``.
 
 Split from ``cli`` (which runs the commands) so that each stays short; ``cli.build_parser`` is this.
 """
@@ -10,6 +10,7 @@ import argparse
 from .cli_args import _image_size, _non_negative, _Parser, _positive_float, _positive_int, _strength
 from .cli_fast import add_fast_commands
 from .cli_runs import add_run_arguments
+from .cli_train import add_train_command
 from .recipes import RECIPES
 
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("networks", nargs="*", default=["vgg19"], choices=("vgg19", "vgg16", "squeezenet"),
                          metavar="NETWORK", help="vgg19 (default), vgg16, squeezenet")
     add_fast_commands(sub)
+    add_train_command(sub)
     return parser
 
 

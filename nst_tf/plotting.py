@@ -480,3 +480,45 @@ def plot_pixel_differences(images: dict, title: str = "Neighbouring-pixel differ
     _banner_on(fig, banner)
     fig.tight_layout()
     return fig
+
+
+def running_mean(values, window: int) -> np.ndarray:
+    """The mean of each value and the ``window - 1`` before it (fewer at the start): a curve that
+    lags, never looks ahead, and has one point per step."""
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+def plot_training_curves(histories: dict, keys=("total", "content", "style"), title: str | None = None,
+                         window: int | None = None):
+    """Training losses of one or more runs: a panel per loss in ``keys``, each run's loss of every
+    step drawn faintly and its running mean over ``window`` steps (default: a tenth of the longest
+    run) drawn solid in the same colour, on a log scale. Every step sees a different batch, so the
+    raw curve is noisy; the running mean shows the trend. ``histories`` maps a label to a
+    ``TrainResult.history`` (``step`` and the loss keys). Returns the figure.
+
+    Taught in notebooks/09_training_a_feed_forward_network.
+    """
+    import matplotlib.pyplot as plt
+
+    longest = max(len(history["step"]) for history in histories.values())
+    window = window or max(longest // 10, 1)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for (label, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+            values = np.asarray(history[key], dtype=np.float64)
+            ax.plot(history["step"], values, color=colour, alpha=0.3, linewidth=0.8)
+            ax.plot(history["step"], running_mean(values, window), color=colour, label=label)
+        if all(np.all(np.asarray(h[key]) > 0) for h in histories.values()):
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"{key} loss" + (" (weighted)" if key == "total" else ""))
+        ax.set_title(f"{key} (running mean of {window} steps)", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -26,6 +26,15 @@ from .outputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_folder_writable, chec
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 
+def _stylizer(style_image, model):
+    """content, strength -> stylized: Magenta's models with ``style_image`` (prepared once), or a
+    network trained for one style (``training.TrainedStylizer``, ``needs_style`` False)."""
+    if not getattr(model, "needs_style", True):
+        return lambda content, strength: model(content, strength=strength)
+    style = prepared_style(style_image, model)
+    return lambda content, strength: fast_stylize(content, style, model, strength=strength)
+
+
 def _bar(total, desc, enabled, unit):
     from tqdm.auto import tqdm
 
@@ -87,7 +96,7 @@ def stylize_folder(input_dir, output_dir, style_image, model, strength: float = 
     report = {"written": [], "done_before": [], "skipped": skipped,
               "renamed": [(p.name, names[p.name]) for p in files
                           if names[p.name] not in (p.name, f"{p.name}.png")]}
-    style_image = prepared_style(style_image, model)
+    stylize = _stylizer(style_image, model)
     bar = _bar(len(files), "fast stylize", progress, "image")
     for path in files:
         target = output_dir / names[path.name]
@@ -102,7 +111,7 @@ def stylize_folder(input_dir, output_dir, style_image, model, strength: float = 
             continue
         if max_dim and max(content.shape[1:3]) > max_dim:
             content = resize_image(content, max_dim)
-        save_image(fast_stylize(content, style_image, model, strength=strength), target)
+        save_image(stylize(content, strength), target)
         report["written"].append(target.name)
     bar.close()
     return report
@@ -173,7 +182,7 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
     if max_dim and max(height, width) > max_dim:
         scale = max_dim / max(height, width)
         height, width = round(height * scale / 2) * 2, round(width * scale / 2) * 2
-    style_image = prepared_style(style_image, model)  # once, not per frame
+    stylize = _stylizer(style_image, model)  # the style prepared once, not per frame
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=target.suffix, dir=target.parent)
     os.close(handle)
@@ -190,7 +199,7 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
             if bgr.shape[:2] != (height, width):
                 bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
             rgb = bgr[..., ::-1].astype(np.float32) / 255.0
-            out = np.asarray(fast_stylize(rgb, style_image, model, strength=strength))[0]
+            out = np.asarray(stylize(rgb, strength))[0]
             if previous is not None and smoothing > 0:
                 out = (1 - smoothing) * out + smoothing * previous
             previous = out

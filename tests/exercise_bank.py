@@ -565,8 +565,91 @@ BAD += [
 ]
 
 
+# --- upsample_conv and residual_block (lecture 09) ---------------------------------------------------
+
+
+def _reflect(x, kernel):
+    p = kernel.shape[0] // 2
+    return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+
+def _conv_reflect(x, kernel):
+    return tf.nn.conv2d(_reflect(x, kernel), kernel, 1, "VALID")
+
+
+@bad("upsample_conv", "bilinear_not_nearest")
+def upsample_default_resize(x, kernel, factor=2):  # tf.image.resize's default method is bilinear
+    resized = tf.image.resize(x, (x.shape[1] * factor, x.shape[2] * factor))  # float32, whatever x is
+    return _conv_reflect(resized, tf.cast(kernel, resized.dtype))
+
+
+@bad("upsample_conv", "tiled_not_repeated")
+def upsample_tiled(x, kernel, factor=2):
+    return _conv_reflect(tf.tile(x, [1, factor, factor, 1]), kernel)
+
+
+@bad("upsample_conv", "conv_then_upsample")
+def upsample_after_conv(x, kernel, factor=2):
+    y = _conv_reflect(x, kernel)
+    return tf.repeat(tf.repeat(y, factor, axis=1), factor, axis=2)
+
+
+@bad("upsample_conv", "zero_padding")
+def upsample_same_padding(x, kernel, factor=2):
+    x = tf.repeat(tf.repeat(x, factor, axis=1), factor, axis=2)
+    return tf.nn.conv2d(x, kernel, 1, "SAME")
+
+
+@bad("upsample_conv", "kernel_flipped")
+def upsample_true_convolution(x, kernel, factor=2):
+    x = tf.repeat(tf.repeat(x, factor, axis=1), factor, axis=2)
+    return _conv_reflect(x, kernel[::-1, ::-1])
+
+
+@bad("upsample_conv", "wrong_defaults")
+def upsample_default_three(x, kernel, factor=3):
+    x = tf.repeat(tf.repeat(x, factor, axis=1), factor, axis=2)
+    return _conv_reflect(x, kernel)
+
+
+@bad("upsample_conv", "fixed_float32")
+def upsample_keras_layer(x, kernel, factor=2):  # a Keras layer computes in float32 unless told otherwise
+    return _conv_reflect(tf.cast(keras.layers.UpSampling2D(factor)(x), x.dtype), kernel)
+
+
+def _inorm(h, epsilon, axes=(1, 2)):
+    mean, var = tf.nn.moments(h, axes=list(axes), keepdims=True)
+    return (h - mean) / tf.sqrt(var + epsilon)
+
+
+def _block(conv=_conv_reflect, norm=_inorm, finish=lambda x, h: x + h, second=lambda h: h):
+    def residual_block(x, kernel1, kernel2, epsilon=1e-3):
+        h = tf.nn.relu(norm(conv(x, kernel1), epsilon))
+        return finish(x, second(norm(conv(h, kernel2), epsilon)))
+    return residual_block
+
+
+BAD += [
+    ("residual_block", "relu_after_sum", _block(finish=lambda x, h: tf.nn.relu(x + h))),
+    ("residual_block", "no_skip_connection", _block(finish=lambda x, h: h)),
+    ("residual_block", "relu_after_second_norm", _block(second=tf.nn.relu)),
+    ("residual_block", "batch_statistics", _block(norm=lambda h, eps: _inorm(h, eps, (0, 1, 2)))),
+    ("residual_block", "zero_padding", _block(conv=lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"))),
+    ("residual_block", "no_normalization", _block(norm=lambda h, eps: h)),
+]
+
+
+@bad("residual_block", "batch_statistics")
+def residual_keras_batch_norm(x, kernel1, kernel2, epsilon=1e-3):  # BatchNormalization in training mode
+    def norm(h):
+        layer = keras.layers.BatchNormalization(epsilon=epsilon, center=False, scale=False, dtype=h.dtype)
+        return layer(h, training=True)
+    h = tf.nn.relu(norm(_conv_reflect(x, kernel1)))
+    return x + norm(_conv_reflect(h, kernel2))
+
+
 # === Right answers written differently from nst_tf ================================================
-# The lectures' derivations, copied from the notebooks (01, 02, 03, 05, 06, 08), and the ways TF,
+# The lectures' derivations, copied from the notebooks (01, 02, 03, 05, 06, 08, 09), and the ways TF,
 # Magenta and Keras normalize (07) ...
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -729,6 +812,50 @@ def numpy_instance_norm(x, scale, offset, epsilon=1e-3):
     return np.asarray(scale)[:, None, None, :] * centred / std + np.asarray(offset)[:, None, None, :]
 
 
+def lecture_upsample_conv(x, kernel, factor=2):  # notebooks/09's solution
+    x = tf.repeat(tf.repeat(x, factor, axis=1), factor, axis=2)
+    p = kernel.shape[0] // 2
+    x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+    return tf.nn.conv2d(x, kernel, 1, "VALID")
+
+
+def keras_upsample_conv(x, kernel, factor=2):  # Keras layers, told the input's dtype
+    x = keras.layers.UpSampling2D(factor, interpolation="nearest", dtype=x.dtype)(x)
+    return _conv_reflect(x, kernel)
+
+
+def resize_upsample_conv(x, kernel, factor=2):
+    size = tf.shape(x)[1:3] * factor
+    return _conv_reflect(tf.image.resize(x, size, method="nearest"), kernel)
+
+
+def lecture_residual_block(x, kernel1, kernel2, epsilon=1e-3):  # notebooks/09's solution
+    def conv(h, kernel):
+        return tf.nn.conv2d(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"), kernel, 1, "VALID")
+
+    def instance_norm(h):
+        mean, variance = tf.nn.moments(h, axes=[1, 2], keepdims=True)
+        return (h - mean) / tf.sqrt(variance + epsilon)
+    h = tf.nn.relu(instance_norm(conv(x, kernel1)))
+    return x + instance_norm(conv(h, kernel2))
+
+
+def keras_residual_block(x, kernel1, kernel2, epsilon=1e-3):  # Keras's instance norm: GroupNormalization(-1)
+    norm = keras.layers.GroupNormalization(groups=-1, epsilon=epsilon, center=False, scale=False, dtype=x.dtype)
+    h = tf.nn.relu(norm(_conv_reflect(x, kernel1)))
+    return keras.layers.Add(dtype=x.dtype)([x, norm(_conv_reflect(h, kernel2))])
+
+
+def numpy_upsample_conv(x, kernel, factor=2):
+    x = np.repeat(np.repeat(np.asarray(x, np.float64), factor, axis=1), factor, axis=2)
+    kernel = np.asarray(kernel, np.float64)
+    k = kernel.shape[0]
+    p = k // 2
+    padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))  # [B, H, W, C, k, k]
+    return np.einsum("bhwcij,ijco->bhwo", windows, kernel)
+
+
 GOOD = [
     ("caffe_preprocess", lecture_caffe_preprocess), ("caffe_preprocess", numpy_caffe_preprocess),
     ("gram_matrix", lecture_gram_matmul), ("gram_matrix", lecture_gram_matrix), ("gram_matrix", numpy_gram_matrix),
@@ -742,4 +869,7 @@ GOOD = [
     ("lbfgs_direction", lecture_lbfgs_direction), ("lbfgs_direction", numpy_lbfgs_direction),
     ("instance_norm", magenta_instance_norm), ("instance_norm", keras_instance_norm),
     ("instance_norm", numpy_instance_norm),
+    ("upsample_conv", lecture_upsample_conv), ("upsample_conv", keras_upsample_conv),
+    ("upsample_conv", resize_upsample_conv), ("upsample_conv", numpy_upsample_conv),
+    ("residual_block", lecture_residual_block), ("residual_block", keras_residual_block),
 ]

@@ -57,13 +57,32 @@ def tf_instance_norm(x, scale, offset, epsilon=1e-3):
     return (x - mean) * tf.math.rsqrt(variance + epsilon) * scale[:, None, None, :] + offset[:, None, None, :]
 
 
+def course_upsample_conv(x, kernel, factor=2):
+    """Keras's resize-then-convolve layers, as nst_tf.training builds the upsampling stage."""
+    x = keras.layers.UpSampling2D(factor, interpolation="nearest", dtype=x.dtype)(x)
+    p = kernel.shape[0] // 2
+    return tf.nn.conv2d(tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), kernel, 1, "VALID")
+
+
+def course_residual_block(x, kernel1, kernel2, epsilon=1e-3):
+    """Johnson et al.'s block with TensorFlow's ops (instance norm from tf.nn.moments)."""
+    def conv(h, kernel):
+        return tf.nn.conv2d(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT"), kernel, 1, "VALID")
+
+    def norm(h):
+        mean, variance = tf.nn.moments(h, axes=[1, 2], keepdims=True)
+        return (h - mean) * tf.math.rsqrt(variance + epsilon)
+    return x + norm(conv(tf.nn.relu(norm(conv(x, kernel1))), kernel2))
+
+
 REFERENCES = [
     ("caffe_preprocess", features.caffe_preprocess), ("gram_matrix", losses.gram_matrix),
     ("style_loss", losses.style_loss), ("content_loss", losses.content_loss),
     ("total_variation_loss", losses.total_variation_loss), ("adam_clip_step", keras_adam_clip_step),
     ("loss_and_update", course_loss_and_update), ("guided_gram_matrix", controls.guided_gram_matrix),
     ("match_color", color.match_color), ("lbfgs_direction", course_lbfgs_direction),
-    ("instance_norm", tf_instance_norm),
+    ("instance_norm", tf_instance_norm), ("upsample_conv", course_upsample_conv),
+    ("residual_block", course_residual_block),
 ]
 
 
@@ -250,7 +269,7 @@ def test_the_compiled_two_loops_of_lbfgs_minimize_pass():
     assert check("lbfgs_direction", compiled_lbfgs_direction) is True
 
 
-@pytest.mark.parametrize("name", ["lbfgs_direction", "instance_norm"])
+@pytest.mark.parametrize("name", ["lbfgs_direction", "instance_norm", "upsample_conv", "residual_block"])
 def test_the_inputs_tell_every_mistake_apart(name):
     """Every mistake's variants differ from the reference (and from one another) on some case by
     far more than the tolerance, so none can be named for a right answer or for another mistake."""
@@ -360,3 +379,32 @@ def test_each_instance_norm_property_catches_what_the_cases_miss(code, wrong):
         y = tf_instance_norm(x, scale, offset, epsilon)
         return wrong(x, y) if tuple(x.shape) in property_shapes else y
     assert _failure("instance_norm", answer).mistake == code
+
+
+def test_upsample_conv_reference_is_keras_resize_then_convolve():
+    """The checker's float64 reference against Keras's own layers (nearest UpSampling2D, then a
+    VALID convolution of the reflection-padded map), and its bilinear mistake against tf.image.resize."""
+    from nst_tf.exercises.lecture09 import _bilinear, upsample_conv_reference
+    rng = np.random.default_rng(9)
+    x, kernel = rng.normal(size=(2, 3, 5, 2)), rng.normal(size=(5, 5, 2, 3))
+    np.testing.assert_allclose(upsample_conv_reference(x, kernel), course_upsample_conv(
+        tf.constant(x), tf.constant(kernel)).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_bilinear(x, 3), tf.image.resize(x, (9, 15)).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name, code, wrong", [
+    ("upsample_conv", "border_on_constant_image",
+     lambda args, y: y + (0.1 if float(tf.math.reduce_std(args[0])) < 1e-6 else 0.0)),
+    ("residual_block", "not_identity_with_zero_kernels",
+     lambda args, y: tf.nn.relu(y) if not np.any(np.asarray(args[1])) else y),
+    ("residual_block", "images_not_independent",
+     lambda args, y: y + (0.1 if float(tf.reduce_max(tf.abs(args[0][0]))) > 12 else 0.0)),
+], ids=["constant", "zero-kernels", "independent"])
+def test_each_lecture09_property_catches_what_the_cases_miss(name, code, wrong):
+    """Answers right on the checker's cases (never a constant image, zero kernels or an image
+    seven times larger than the others) but wrong on one property's input are named by it."""
+    right = {"upsample_conv": course_upsample_conv, "residual_block": course_residual_block}[name]
+    for case in EXERCISES[name].cases(np.random.default_rng(SEED)):
+        assert np.asarray(case.args[0]).std() > 0.1 and np.any(np.asarray(case.args[1]))
+        assert np.abs(np.asarray(case.args[0])).max() < 12
+    assert _failure(name, lambda *args: wrong(args, right(*args))).mistake == code

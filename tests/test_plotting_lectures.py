@@ -231,3 +231,39 @@ def test_plot_pixel_differences_shows_each_images_dx_and_dy_on_one_scale():
     assert heatmaps[0].get_title().endswith("mean 0.000") and dx.shape == (10, 13) and dy.shape == (9, 14)
     assert fig._suptitle.get_text() == "speckle" and any(t.get_text() == "UNTRAINED" for t in fig.texts)
     plt.close("all")
+
+
+def test_running_mean_averages_the_window_before_each_step():
+    values = [4.0, 2.0, 6.0, 0.0, 8.0]
+    np.testing.assert_allclose(plotting.running_mean(values, 2), [4.0, 3.0, 4.0, 3.0, 4.0])
+    np.testing.assert_allclose(plotting.running_mean(values, 3), [4.0, 3.0, 4.0, 8 / 3, 14 / 3])
+    np.testing.assert_allclose(plotting.running_mean(values, 1), values)
+    rng = np.random.default_rng(0)
+    noisy = rng.uniform(size=50)
+    want = [noisy[max(0, i - 6):i + 1].mean() for i in range(50)]
+    np.testing.assert_allclose(plotting.running_mean(noisy, 7), want)
+
+
+def test_plot_training_curves_draws_raw_and_smoothed_curves_per_run_and_loss():
+    import matplotlib.pyplot as plt
+
+    steps = np.arange(1, 41)
+    runs = {"instance norm": {"step": steps, "total": 10.0 / steps, "content": 1.0 + 0 * steps, "style": 5.0 / steps},
+            "batch norm": {"step": steps[:20], "total": 12.0 / steps[:20], "content": 2.0 + 0 * steps[:20],
+                           "style": 6.0 / steps[:20]}}
+    fig = plotting.plot_training_curves(runs, title="t")
+    try:
+        assert len(fig.axes) == 3
+        assert [ax.get_title().split(" ")[0] for ax in fig.axes] == ["total", "content", "style"]
+        for ax, key in zip(fig.axes, ("total", "content", "style")):
+            lines = ax.get_lines()
+            assert len(lines) == 4  # raw and running mean for each run
+            raw, smooth = lines[0], lines[1]
+            np.testing.assert_allclose(raw.get_ydata(), runs["instance norm"][key])
+            np.testing.assert_allclose(smooth.get_ydata(), plotting.running_mean(runs["instance norm"][key], 4))
+            assert raw.get_color() == smooth.get_color() != lines[2].get_color()
+            assert ax.get_yscale() == "log"
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["instance norm", "batch norm"]
+        assert "running mean of 4 steps" in fig.axes[0].get_title() and fig._suptitle.get_text() == "t"
+    finally:
+        plt.close(fig)

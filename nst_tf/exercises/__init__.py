@@ -35,6 +35,9 @@ The exercises, by lecture (each module's docstrings say what is tested):
 - 07 ``instance_norm(x, scale, offset, epsilon=1e-3)``, scale and offset [B, C] (conditional
   instance normalization, biased variance; see ``lecture07``)
 - 08 ``guided_gram_matrix(features, mask)``, ``match_color(source, reference)``
+- 09 ``upsample_conv(x, kernel, factor=2)`` (nearest-neighbour resize, then a reflection-padded
+  convolution) and ``residual_block(x, kernel1, kernel2, epsilon=1e-3)`` (Johnson et al.'s block;
+  see ``lecture09``)
 """
 
 from __future__ import annotations
@@ -52,12 +55,14 @@ from .lecture05 import TOTAL_VARIATION_LOSS
 from .lecture06 import LBFGS_DIRECTION
 from .lecture07 import INSTANCE_NORM
 from .lecture08 import GUIDED_GRAM_MATRIX, MATCH_COLOR
+from .lecture09 import RESIDUAL_BLOCK, UPSAMPLE_CONV
 
 __all__ = ["EXERCISES", "ExerciseFailed", "check", "names"]
 
 EXERCISES = {exercise.name: exercise for exercise in (
     CAFFE_PREPROCESS, GRAM_MATRIX, STYLE_LOSS, CONTENT_LOSS, ADAM_CLIP_STEP, LOSS_AND_UPDATE,
-    TOTAL_VARIATION_LOSS, LBFGS_DIRECTION, INSTANCE_NORM, GUIDED_GRAM_MATRIX, MATCH_COLOR)}
+    TOTAL_VARIATION_LOSS, LBFGS_DIRECTION, INSTANCE_NORM, GUIDED_GRAM_MATRIX, MATCH_COLOR, UPSAMPLE_CONV,
+    RESIDUAL_BLOCK)}
 
 
 def names() -> list[str]:
