@@ -91,7 +91,7 @@ def sizes(rounds, quick):
         model = fast.TFLiteStylizer(precision, num_threads=2)
         bottleneck = model.bottleneck(style)
         predict = timed(lambda: model._run(model._predict, fast.prepare_style(style).numpy()), rounds)
-        for n in (256, 384) + (() if quick else (512, 1024)):
+        for n in (256,) if quick else (256, 384, 512, 1024):
             image = np.random.default_rng(0).random((1, n, n, 3), dtype=np.float32)
             model.transfer(image, bottleneck)  # builds the interpreter for this size
             rows.append((precision, n, *timed(lambda: model.transfer(image, bottleneck), rounds)))
@@ -109,7 +109,7 @@ def video(quick):
     print("\n## 3. video path (384x288 frames, f16, style predicted once)\n")
     image = (np.asarray(nst_tf.load_image(nst_tf.course_image("tubingen_neckarfront"), 768))[0] * 255)
     image = image.astype(np.uint8)[..., ::-1]
-    frames = 8 if quick else 60
+    frames = 4 if quick else 60
     model = fast.load_tflite_model("f16", 2)
     style = nst_tf.load_image(nst_tf.course_image("hokusai_great_wave"))
     with tempfile.TemporaryDirectory() as folder:
@@ -132,7 +132,7 @@ def versus_optimization(quick):
     print("\n## 4. optimization vs feed-forward at 256 px (Tübingen x Starry Night)\n")
     content = nst_tf.load_image(nst_tf.course_image("tubingen_neckarfront"), max_dim=256)
     style = nst_tf.load_image(nst_tf.course_image("vangogh_starry_night"), max_dim=256)
-    steps = 20 if quick else 300
+    steps = 5 if quick else 300
     start = time.perf_counter()
     nst_tf.stylize(content, style, network="squeezenet", num_steps=steps, progress=False)
     optimize_ms = (time.perf_counter() - start) * 1e3
@@ -150,7 +150,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer sizes, frames and steps")
     args = parser.parse_args()
     print(f"# bench_fast: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
-    rounds = 2 if args.quick else args.rounds
+    rounds = 1 if args.quick else args.rounds  # --quick: every code path once (tests/test_benchmarks.py)
     runtime_steps(rounds)
     sizes(max(2, rounds // 2), args.quick)
     video(args.quick)
