@@ -52,9 +52,15 @@ def tflite_bytes(model, quantize: str = "float16") -> bytes:
 
     with tempfile.TemporaryDirectory() as folder:  # Keras 3's route to TF Lite: a SavedModel first
         spec = tf.TensorSpec([1, None, None, 3], tf.float32, name=INPUT_NAME)
-        model.export(folder, format="tf_saved_model", input_signature=[spec], verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        return _converted(converter, quantize)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # "INFO:tensorflow:Assets written to /tmp/..." is a temporary folder's news
+        try:
+            model.export(folder, format="tf_saved_model", input_signature=[spec], verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+            return _converted(converter, quantize)
+        finally:
+            logger.setLevel(level)
 
 
 def _converted(converter, quantize: str) -> bytes:
