@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+try:  # Ctrl-C while the command line's own modules load: one line too (cli.main covers the rest)
+    from .cli import main
+except KeyboardInterrupt:
+    print("interrupted: no output written", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -161,7 +161,12 @@ def test_resume_with_other_settings_is_refused_naming_the_difference(folder, ref
 
 def test_ctrl_c_at_start_up_is_one_line(folder):
     proc = start(*command(folder, "early.png"))
-    time.sleep(1.0)  # importing TensorFlow takes longer than this
+    # Interrupt while TensorFlow loads (seconds of start-up): wait until its library is mapped, not
+    # a fixed time, which on a loaded machine may fall before Python itself has started.
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 120
+    while "tensorflow" not in maps.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
