@@ -26,6 +26,31 @@ NETWORK_DEFAULTS = {network: {key: getattr(RECIPES[name], key)
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("adam", "lbfgs")
 
+# The optimizer settings ``stylize`` fills in for arguments left as None (issue 14; measured in
+# benchmarks/bench_quality.py, taught in notebooks/06_speed_and_scale). "classic" (the default):
+# Adam 0.02, x0.96 every 100 steps, one scale: the TF tutorial's optimizer plus a staircase decay.
+# "fast": time to a given loss, not time per step, decides: L-BFGS, and from ``COARSE_FROM`` px
+# most of its evaluations at half the side (a quarter of the pixels) before the full size; Adam,
+# when asked for (by name or by giving one of its settings), starts at 0.05 and falls smoothly to
+# a tenth over the run.
+SCHEDULES = {
+    "fast": dict(optimizer="lbfgs", learning_rate=0.05, lr_decay=0.1, lr_decay_every=None, scales="auto"),
+    "classic": dict(optimizer="adam", learning_rate=0.02, lr_decay=0.96, lr_decay_every=100, scales=None),
+}
+COARSE_FROM = 384  # long sides from here on start at half the side ("fast", L-BFGS)
+COARSE_SHARE = 0.7  # the share of num_steps spent at half the side (0.68 beat 0.8 and 0.86)
+
+
+def auto_scales(long_side: int, num_steps):
+    """The "fast" schedule's scales and steps: ``([long_side // 2, long_side], [coarse, fine])``
+    with ``COARSE_SHARE`` of an integer ``num_steps`` at half the side; one scale (``None``)
+    below ``COARSE_FROM`` px, with fewer than 2 steps, or for a list of steps."""
+    if long_side < COARSE_FROM or isinstance(num_steps, (list, tuple)) or isinstance(num_steps, bool) \
+            or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
+        return None, num_steps
+    coarse = min(int(num_steps) - 1, max(1, round(COARSE_SHARE * int(num_steps))))
+    return [long_side // 2, long_side], [coarse, int(num_steps) - coarse]
+
 
 @dataclass
 class Settings:
@@ -50,7 +75,8 @@ class Settings:
     optimizer: str
     learning_rate: float
     lr_decay: float
-    lr_decay_every: int
+    lr_decay_every: int | None  # None: smoothly by lr_decay over each scale's steps
+    schedule: str
     jit_compile: bool
     seed: int
     preserve_color: str | None
@@ -63,7 +89,7 @@ class Settings:
         """``StylizeResult.settings``: the arguments as they were used."""
         names = ("num_steps", "content_weight", "style_weight", "tv_weight", "tv_kind", "content_layers",
                  "style_layers", "style_layer_weights", "init", "optimizer", "learning_rate", "lr_decay",
-                 "lr_decay_every", "precision", "jit_compile", "scales", "seed", "preserve_color")
+                 "lr_decay_every", "schedule", "precision", "jit_compile", "scales", "seed", "preserve_color")
         regions = self.regions
         return dict(network=self.network, pooling=pooling, **{n: getattr(self, n) for n in names},
                     style_blend=self.blend,
@@ -151,11 +177,19 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
               tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
               lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
               preserve_color, style_blend, masks, mask_styles, mask_weights, style_scale,
-              strength) -> Settings:
+              strength, schedule="classic") -> Settings:
     """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
     names the first mistake. Loads image files but builds no model."""
     if num_steps is None:  # a library call is full mode unless NST_FAST=1 asks otherwise
         num_steps = config.settings(fast=bool(config.fast_from_environment())).num_steps
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    given = dict(optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
+                 lr_decay_every=lr_decay_every, scales=scales)
+    if optimizer is None and any(v is not None for v in (learning_rate, lr_decay, lr_decay_every)):
+        given["optimizer"] = "adam"  # a learning rate is Adam's: asking for one asks for Adam
+    optimizer, learning_rate, lr_decay, lr_decay_every, scales = (
+        SCHEDULES[schedule][k] if v is None else v for k, v in given.items())
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if optimizer not in OPTIMIZERS:
@@ -178,16 +212,29 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
     if tv_kind not in ("l1", "l2"):
         raise ValueError(f"tv_kind must be 'l1' or 'l2', got {tv_kind!r}")
+    if lr_decay_every is not None and (isinstance(lr_decay_every, bool) or not isinstance(lr_decay_every, (int, np.integer))
+                                       or lr_decay_every < 1):
+        raise ValueError(f"lr_decay_every must be an integer >= 1, or None (smoothly over each scale's "
+                         f"steps), got {lr_decay_every!r}")
     if callback_every is not None and (not isinstance(callback_every, int) or callback_every < 1):
         raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
     precision = extractor.precision if extractor is not None else resolve_precision(precision)
+    content_image = as_image(content_image, "content_image")
+    if isinstance(scales, str):
+        if scales != "auto":
+            raise ValueError(f"scales must be long sides in px or 'auto', got {scales!r}")
+        # Coarse-to-fine pays with L-BFGS; with Adam the jump to full size cost more than the
+        # coarse steps gained (bench_quality.py), so Adam stays at one scale.
+        long_side = max(int(content_image.shape[1]), int(content_image.shape[2]))
+        scales, per_scale = auto_scales(long_side, num_steps) if optimizer == "lbfgs" else (None, num_steps)
+    else:
+        per_scale = num_steps
     scales = _scales(scales)
     content_layers, style_layers, style_layer_weights = _layers(network, extractor, content_layers,
                                                                 style_layers, style_layer_weights)
-    content_image = as_image(content_image, "content_image")
     styles = _style_images(style_image)
     sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
-    steps_per_scale = _steps_per_scale(num_steps, sizes)
+    steps_per_scale = _steps_per_scale(per_scale, sizes)
     if preserve_color not in (None, *controls.PRESERVE_COLOR):
         raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
                          f"got {preserve_color!r}")
@@ -205,7 +252,7 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     content_layers=content_layers, style_layers=style_layers,
                     style_layer_weights=style_layer_weights, **weights, tv_kind=tv_kind, init=init,
                     optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
-                    lr_decay_every=lr_decay_every, jit_compile=jit_compile, seed=seed,
+                    lr_decay_every=lr_decay_every, schedule=schedule, jit_compile=jit_compile, seed=seed,
                     preserve_color=preserve_color, blend=blend, regions=regions,
                     style_scale=style_scale, strength=strength)
 
