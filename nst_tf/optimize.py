@@ -102,10 +102,10 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
     size; the result has the content's size, or ``scales[-1]`` as its long side. Weights left as
     ``None`` take the defaults of ``network`` (``NETWORK_DEFAULTS``), layers ``DEFAULT_LAYERS``.
 
-    - ``schedule`` fills in the optimizer settings left as None (``arguments.SCHEDULES``;
+    - ``schedule`` fills in the optimizer settings left as None (``schedules.SCHEDULES``;
       notebooks/06_speed_and_scale, benchmarks/bench_quality.py). "classic" (default): Adam 0.02
       x0.96 every 100 steps, at one scale. "fast" (time to a given loss decides): L-BFGS, and for
-      images of ``arguments.COARSE_FROM`` (384) px and more (``scales="auto"``) 70% of an integer
+      images of ``schedules.COARSE_FROM`` (384) px and more (``scales="auto"``) 70% of an integer
       ``num_steps`` at half the side, the rest at full size: ``num_steps`` is then the total, and
       more steps still means a better image. Under "fast", giving ``learning_rate``, ``lr_decay``
       or ``lr_decay_every`` asks for Adam (one scale; 0.05 falling smoothly to a tenth over the

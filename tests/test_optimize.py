@@ -210,7 +210,7 @@ def test_retracing_warning_is_muted_only_while_stylize_runs(pair, random_vgg19):
 # --- schedules: "classic" (default) and "fast" (issue 14; benchmarks/bench_quality.py, notebooks/06)
 
 def test_auto_scales_put_most_steps_at_half_the_side_from_the_threshold():
-    from nst_tf.arguments import COARSE_FROM, COARSE_SHARE, auto_scales
+    from nst_tf.schedules import COARSE_FROM, COARSE_SHARE, auto_scales
 
     assert auto_scales(COARSE_FROM - 1, 100) == (None, 100)  # small images: one scale
     scales, steps = auto_scales(512, 100)
@@ -235,7 +235,7 @@ def test_fast_schedule_is_lbfgs_coarse_to_fine_from_the_threshold(random_vgg19):
 
 
 def test_under_fast_a_learning_rate_asks_for_adam_with_one_smooth_decay_across_scales(random_vgg19):
-    from nst_tf.arguments import SCHEDULES
+    from nst_tf.schedules import SCHEDULES
 
     rng = np.random.default_rng(2)
     content = tf.constant(rng.uniform(size=(1, 300, 400, 3)), tf.float32)
