@@ -9,7 +9,8 @@ ImageNet VGG19 weights (``NST_VGG_WEIGHTS=imagenet``: Keras downloads and hash-c
 before the timed runs). The report (default ``build/gpu-report.md``) gives the GPU, the precision
 ``nst_tf.precision.detect_precision()`` chooses, the versions, and per notebook: wall time against
 the time its Overview states, peak memory, the slowest cell, the failure (cell and first line of the
-error) and links to the figures it saved (``NST_SAVE_FIGURES=1``, ``<report dir>/figures/<notebook>/``).
+error) and links to the figures it saved (``NST_SAVE_FIGURES=1``, ``<report dir>/figures/<notebook>/``),
+then the time-to-quality race of ``bench_quality.py`` with ImageNet VGG19 (``quality_race``).
 Executed copies go to ``<report dir>/gpu-check/``. Exit status 1 when anything failed.
 
 Peak memory is measured two ways, because TensorFlow reserves most of the GPU for itself at start:
@@ -334,6 +335,24 @@ def render_report(results: list[Result], machine: dict, smi, args, out: Path, fi
     return "\n".join(lines)
 
 
+def quality_race(args, env: dict, has_gpu: bool) -> list[str]:
+    """The time-to-quality race of ``bench_quality.py`` with ImageNet VGG19 and the TF tutorial's
+    objective (issue 14), as report lines: at 512 px on a GPU, at toy size in a dry run, not at
+    all on a machine without a GPU (the CPU numbers are the README's, SqueezeNet)."""
+    if args.no_race or not (has_gpu or args.dry_run):
+        return []
+    flags = (["--quick", "--sizes", "64", "--tutorial-steps", "4", "--sweep", "2", "--skip", "bf16"]
+             if args.dry_run else ["--sizes", "512"])
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), "--network", "vgg19",
+                           *flags], capture_output=True, text=True, env=env, timeout=7200)
+    body = proc.stdout.strip() if proc.returncode == 0 else \
+        f"failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1][:200]}"
+    return ["## Time to quality (benchmarks/bench_quality.py --network vgg19)", "",
+            "The TF tutorial's optimizer against `stylize`'s defaults and each lever, judged by one float32 "
+            "evaluator of the tutorial's objective" + (" (DRY RUN: toy size, says nothing)" if args.dry_run else "")
+            + ".", "", body.replace("# bench_quality", "bench_quality"), ""]
+
+
 # ---------------------------------------------------------------- command line
 
 def select_notebooks(folder: Path, selectors: list[str] | None) -> list[Path]:
@@ -351,6 +370,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true",
                         help="CPU, IMAGE_SIZE=64, NUM_STEPS=2, VGG weights from NST_VGG_WEIGHTS (no GPU needed)")
+    parser.add_argument("--no-race", action="store_true", help="skip the time-to-quality race (bench_quality.py)")
     parser.add_argument("--notebooks", nargs="+", metavar="PREFIX", help="only these, e.g. --notebooks 00 03")
     parser.add_argument("--notebooks-dir", type=Path, default=ROOT / "notebooks")
     parser.add_argument("--out", type=Path, default=Path("build/gpu-report.md"), help="the report (markdown)")
@@ -372,7 +392,10 @@ def main(argv=None) -> int:
         print(f"  {result.name}: {'FAILED ' + result.failure if result.failure else 'ok'} "
               f"({result.seconds:.0f} s)", flush=True)
         results.append(result)
-    args.out.write_text(render_report(results, machine, smi, args, args.out, figures_dir), encoding="utf-8")
+    report = render_report(results, machine, smi, args, args.out, figures_dir)
+    if not machine.get("error"):
+        report += "\n" + "\n".join(quality_race(args, env, has_gpu=smi is not None))
+    args.out.write_text(report, encoding="utf-8")
     failed = bool(machine.get("error")) or any(r.failure for r in results)
     print(f"gpu_check: report in {args.out}" + (" (with failures)" if failed else ""))
     return 1 if failed else 0

@@ -15,6 +15,7 @@ from . import config, controls
 from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
 from .recipes import NETWORK_RECIPES, RECIPES
+from .schedules import COARSE_FROM, COARSE_SHARE, SCHEDULES, auto_scales  # noqa: F401 (re-exported)
 from .validation import check_weight  # noqa: F401 (re-exported: nst_tf.arguments.check_weight)
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py), from
@@ -25,7 +26,6 @@ NETWORK_DEFAULTS = {network: {key: getattr(RECIPES[name], key)
                     for network, name in NETWORK_RECIPES.items()}
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("adam", "lbfgs")
-
 
 @dataclass
 class Settings:
@@ -50,7 +50,8 @@ class Settings:
     optimizer: str
     learning_rate: float
     lr_decay: float
-    lr_decay_every: int
+    lr_decay_every: int | None  # None: smoothly by lr_decay over each scale's steps
+    schedule: str
     jit_compile: bool
     seed: int
     preserve_color: str | None
@@ -63,7 +64,7 @@ class Settings:
         """``StylizeResult.settings``: the arguments as they were used."""
         names = ("num_steps", "content_weight", "style_weight", "tv_weight", "tv_kind", "content_layers",
                  "style_layers", "style_layer_weights", "init", "optimizer", "learning_rate", "lr_decay",
-                 "lr_decay_every", "precision", "jit_compile", "scales", "seed", "preserve_color")
+                 "lr_decay_every", "schedule", "precision", "jit_compile", "scales", "seed", "preserve_color")
         regions = self.regions
         return dict(network=self.network, pooling=pooling, **{n: getattr(self, n) for n in names},
                     style_blend=self.blend,
@@ -151,11 +152,19 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
               tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
               lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
               preserve_color, style_blend, masks, mask_styles, mask_weights, style_scale,
-              strength) -> Settings:
+              strength, schedule="classic") -> Settings:
     """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
     names the first mistake. Loads image files but builds no model."""
     if num_steps is None:  # a library call is full mode unless NST_FAST=1 asks otherwise
         num_steps = config.settings(fast=bool(config.fast_from_environment())).num_steps
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    given = dict(optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
+                 lr_decay_every=lr_decay_every, scales=scales)
+    if optimizer is None and any(v is not None for v in (learning_rate, lr_decay, lr_decay_every)):
+        given["optimizer"] = "adam"  # a learning rate is Adam's: asking for one asks for Adam
+    optimizer, learning_rate, lr_decay, lr_decay_every, scales = (
+        SCHEDULES[schedule][k] if v is None else v for k, v in given.items())
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if optimizer not in OPTIMIZERS:
@@ -178,16 +187,29 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
     if tv_kind not in ("l1", "l2"):
         raise ValueError(f"tv_kind must be 'l1' or 'l2', got {tv_kind!r}")
+    if lr_decay_every is not None and (isinstance(lr_decay_every, bool) or not isinstance(lr_decay_every, (int, np.integer))
+                                       or lr_decay_every < 1):
+        raise ValueError(f"lr_decay_every must be an integer >= 1, or None (smoothly over each scale's "
+                         f"steps), got {lr_decay_every!r}")
     if callback_every is not None and (not isinstance(callback_every, int) or callback_every < 1):
         raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
     precision = extractor.precision if extractor is not None else resolve_precision(precision)
+    content_image = as_image(content_image, "content_image")
+    if isinstance(scales, str):
+        if scales != "auto":
+            raise ValueError(f"scales must be long sides in px or 'auto', got {scales!r}")
+        # Coarse-to-fine pays with L-BFGS; with Adam the jump to full size cost more than the
+        # coarse steps gained (bench_quality.py), so Adam stays at one scale.
+        long_side = max(int(content_image.shape[1]), int(content_image.shape[2]))
+        scales, per_scale = auto_scales(long_side, num_steps) if optimizer == "lbfgs" else (None, num_steps)
+    else:
+        per_scale = num_steps
     scales = _scales(scales)
     content_layers, style_layers, style_layer_weights = _layers(network, extractor, content_layers,
                                                                 style_layers, style_layer_weights)
-    content_image = as_image(content_image, "content_image")
     styles = _style_images(style_image)
     sizes = scales or [max(int(content_image.shape[1]), int(content_image.shape[2]))]
-    steps_per_scale = _steps_per_scale(num_steps, sizes)
+    steps_per_scale = _steps_per_scale(per_scale, sizes)
     if preserve_color not in (None, *controls.PRESERVE_COLOR):
         raise ValueError(f"preserve_color must be None or one of {', '.join(controls.PRESERVE_COLOR)}, "
                          f"got {preserve_color!r}")
@@ -205,7 +227,7 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     content_layers=content_layers, style_layers=style_layers,
                     style_layer_weights=style_layer_weights, **weights, tv_kind=tv_kind, init=init,
                     optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
-                    lr_decay_every=lr_decay_every, jit_compile=jit_compile, seed=seed,
+                    lr_decay_every=lr_decay_every, schedule=schedule, jit_compile=jit_compile, seed=seed,
                     preserve_color=preserve_color, blend=blend, regions=regions,
                     style_scale=style_scale, strength=strength)
 

@@ -65,6 +65,9 @@ def run_identity(run, *, pooling: str, weights: str, init_image=None) -> dict:
                     style_images=[image_digest(s) for s in run.styles],
                     init_image=None if init_image is None else image_digest(init_image),
                     masks=[image_digest(r.mask) for r in run.regions] if run.regions else None)
+    if run.optimizer == "adam" and run.lr_decay_every is None and run.lr_decay != 1.0:
+        # The smooth decay spans each scale's steps: other steps, another learning rate at every step.
+        settings["num_steps (the smooth learning-rate decay spans them)"] = list(run.steps_per_scale)
     return json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
 
 

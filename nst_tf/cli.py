@@ -78,7 +78,7 @@ def cmd_stylize(args) -> int:
         seed_everything(args.seed, announce=False)
     result = stylize(content, styles if len(styles) > 1 else styles[0], num_steps=args.steps,
                      network=args.network, weights=args.weights, pooling=args.pooling, **loss,
-                     init=init, optimizer=args.optimizer, learning_rate=args.learning_rate,
+                     init=init, optimizer=args.optimizer, learning_rate=args.learning_rate, schedule=args.schedule,
                      precision=args.precision, jit_compile=args.xla, scales=args.scales,
                      seed=args.seed, progress=not args.no_progress, preserve_color=args.preserve_color,
                      style_blend=args.style_blend, masks=masks,
@@ -88,7 +88,7 @@ def cmd_stylize(args) -> int:
     save_result(save_image, result, output)
     seconds = result.history["seconds"][-1]
     print(f"wrote {output} ({result.image.shape[2]}x{result.image.shape[1]} px, {args.network}, "
-          f"{args.optimizer}, {result.settings['precision']}, {len(result.history['step'])} steps "
+          f"{result.settings['optimizer']}, {result.settings['precision']}, {len(result.history['step'])} steps "
           f"in {seconds:.1f} s; the image of step {result.best_step})")
     for path in write_extras(result, plan):
         print(f"wrote {path}")

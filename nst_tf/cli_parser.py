@@ -85,16 +85,24 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default="content", metavar="content|noise|style|PATH",
                    help="starting image: the content (default), noise, the style, or an image file "
                         "(resized to the result's size)")
-    g.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam",
-                   help="adam (default) or lbfgs, the paper's: fewer loss evaluations for the same loss")
-    g.add_argument("--learning-rate", type=_non_negative, default=0.02, help="Adam step size (default 0.02)")
+    g.add_argument("--schedule", choices=("classic", "fast"), default="classic",
+                   help="optimizer defaults: classic (default: Adam 0.02, x0.96 every 100 steps, one "
+                        "scale) or fast (L-BFGS, from 384 px 70%% of the steps at half size; "
+                        "--learning-rate asks for Adam; benchmarks/bench_quality.py)")
+    g.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
+                   help="adam or lbfgs, the paper's: fewer loss evaluations for the same loss (default: "
+                        "the schedule's, adam for classic, lbfgs for fast)")
+    g.add_argument("--learning-rate", type=_non_negative, default=None,
+                   help="Adam step size at the start (default: the schedule's, 0.02 classic, 0.05 "
+                        "fast, where it asks for Adam)")
     g.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
                    default="auto", help="feature-network precision (default auto: bf16 where the "
                                         "hardware is fast at it, fp16 on older GPUs, else float32)")
     g.add_argument("--xla", action="store_true", help="compile the step with XLA (often faster on GPUs)")
     g.add_argument("--scales", type=_image_size, nargs="+", default=None, metavar="PX",
                    help="coarse-to-fine long sides, e.g. --scales 256 512 1024 (the last is the "
-                        "result's size; --steps is per scale)")
+                        "result's size; --steps is per scale); without it --schedule fast "
+                        "runs 70%% of --steps at half size from 384 px")
     g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same image)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("artistic controls (Gatys et al. 2017; notebooks/08_artistic_controls)")

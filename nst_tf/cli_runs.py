@@ -35,9 +35,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tv-kind", choices=("l1", "l2"), default=None,
                    help="total variation of absolute (l1, default) or squared (l2) differences")
     g.add_argument("--lr-decay", type=_decay, default=None, metavar="F",
-                   help="Adam: multiply the learning rate by this every --lr-decay-every steps (default 0.96)")
+                   help="Adam: multiply the learning rate by this every --lr-decay-every steps, or over each "
+                        "scale's steps without it (default: the schedule's, classic 0.96, fast 0.1 smoothly)")
     g.add_argument("--lr-decay-every", type=_positive_int, default=None, metavar="N",
-                   help="steps between learning-rate decays (default 100)")
+                   help="steps between learning-rate decays (default: the schedule's, classic 100, "
+                        "fast none: a smooth fall)")
     g = p.add_argument_group("long runs: checkpoints, intermediate images, logs")
     g.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
                    help="write a checkpoint every N steps (also at the end and on Ctrl-C)")

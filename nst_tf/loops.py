@@ -112,12 +112,22 @@ def make_step(extractor, image: tf.Variable, optimizer, *, content_targets, styl
     return step
 
 
-def keras_schedule(learning_rate: float, lr_decay: float, every: int):
-    """``learning_rate * lr_decay ** (step // every)``: the staircase decay of the TF tutorial."""
+def keras_schedule(learning_rate: float, lr_decay: float, every: int | None, steps: int | None = None,
+                   done: int = 0):
+    """``learning_rate * lr_decay ** (step // every)``, a staircase; with ``every=None``,
+    ``learning_rate * lr_decay ** ((done + step) / steps)``: a smooth fall to ``lr_decay`` times
+    the start over the ``steps`` of the whole run (the "fast" schedule; ``done``: the steps of
+    earlier scales, so the fall goes on across scales instead of starting again). It never
+    stalls early and stretches with the run, so more steps still means a better image
+    (notebooks/06_speed_and_scale)."""
     if lr_decay == 1.0:
         return learning_rate
     import keras
 
+    if every is None:
+        steps = max(1, steps)
+        return keras.optimizers.schedules.ExponentialDecay(learning_rate * lr_decay ** (done / steps),
+                                                           decay_steps=steps, decay_rate=lr_decay, staircase=False)
     return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
                                                        decay_rate=lr_decay, staircase=True)
 
@@ -150,8 +160,9 @@ def run_adam(objective, start, steps, recorder, size, run, *, scale=0, ckpt=None
     image = tf.Variable(start if restored is None else restored.arrays["image"], name="image")
     # A fresh optimizer per run (and per scale): a Keras 3 optimizer refuses variables it was
     # not built with. Building it now creates its slots, so the step traces only once.
-    adam = keras.optimizers.Adam(learning_rate=keras_schedule(run.learning_rate, run.lr_decay, run.lr_decay_every),
-                                 beta_1=0.99, epsilon=1e-1)
+    total, before = sum(run.steps_per_scale), sum(run.steps_per_scale[:scale])
+    schedule = keras_schedule(run.learning_rate, run.lr_decay, run.lr_decay_every, total, before)
+    adam = keras.optimizers.Adam(learning_rate=schedule, beta_1=0.99, epsilon=1e-1)
     adam.build([image])
     best = BestImage(image)
     groups = {"adam": adam.variables, "best": best.variables, "scaler": _scaler_variables(objective)}

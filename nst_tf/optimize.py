@@ -87,9 +87,9 @@ def initial_image(content_image: tf.Tensor, style_image: tf.Tensor, init, seed: 
 def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19",
             weights=None, pooling: str = "max", content_weight=None, style_weight=None,
             tv_weight=None, tv_kind: str = "l1", content_layers=None, style_layers=None,
-            style_layer_weights=None, init: str = "content", optimizer: str = "adam",
-            learning_rate: float = 0.02, lr_decay: float = 0.96, lr_decay_every: int = 100,
-            precision: str | None = "auto", jit_compile: bool = False, scales=None,
+            style_layer_weights=None, init: str = "content", optimizer: str | None = None,
+            learning_rate: float | None = None, lr_decay: float | None = None, lr_decay_every=None,
+            precision: str | None = "auto", jit_compile: bool = False, scales=None, schedule: str = "classic",
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
             estimate: bool = True, extractor: FeatureExtractor | None = None,
             preserve_color: str | None = None, style_blend=None,
@@ -102,12 +102,23 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
     size; the result has the content's size, or ``scales[-1]`` as its long side. Weights left as
     ``None`` take the defaults of ``network`` (``NETWORK_DEFAULTS``), layers ``DEFAULT_LAYERS``.
 
+    - ``schedule`` fills in the optimizer settings left as None (``schedules.SCHEDULES``;
+      notebooks/06_speed_and_scale, benchmarks/bench_quality.py). "classic" (default): Adam 0.02
+      x0.96 every 100 steps, at one scale. "fast" (time to a given loss decides): L-BFGS, and for
+      images of ``schedules.COARSE_FROM`` (384) px and more (``scales="auto"``) 70% of an integer
+      ``num_steps`` at half the side, the rest at full size: ``num_steps`` is then the total, and
+      more steps still means a better image. Under "fast", giving ``learning_rate``, ``lr_decay``
+      or ``lr_decay_every`` asks for Adam (one scale; 0.05 falling smoothly to a tenth over the
+      run unless given).
     - ``optimizer``: "adam" (``learning_rate`` decayed by ``lr_decay`` every ``lr_decay_every``
-      steps) or "lbfgs" (the paper's; ``num_steps`` counts loss evaluations; see ``lbfgs.py``).
+      steps, or smoothly over the scale's steps when it is None) or "lbfgs" (the paper's;
+      ``num_steps`` counts loss evaluations; see ``lbfgs.py``).
     - ``precision``: "float32", "mixed_bfloat16", "mixed_float16" or "auto"/None (the fastest safe
       one for this hardware, ``precision.detect_precision``). ``jit_compile``: XLA.
     - ``scales``: long sides, e.g. (256, 512, 1024): optimize at each size and start the next from
       the upsampled result (Gatys et al. 2017); ``num_steps`` is per scale (int or one per scale).
+      None: the schedule's (one scale for "classic", "auto" for "fast"); ``scales=[size]`` is
+      one scale under any schedule.
     - ``init``: "content", "noise", "style", or an image (array or file path; resized to the
       content's size). Adam returns the *best* image it measured (``StylizeResult.best_step``).
     - ``callback(step, image, losses)`` runs every ``callback_every`` steps and after the last;
@@ -120,7 +131,9 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
     ``resume=True`` continues from the newest checkpoint there (``ValueError`` naming the
     difference if it was made with other settings; from the start if there is none); with the
     same seed the result is the image an uninterrupted run gives (bit for bit on the CPU, with
-    ``config.seed_everything``). ``num_steps`` may grow on resume. ``resume=False`` refuses a
+    ``config.seed_everything``). ``num_steps`` may grow on resume,
+    except under a smooth learning-rate decay (``lr_decay_every=None``, "fast" with Adam),
+    which spans the run's steps. ``resume=False`` refuses a
     folder that holds checkpoints already.
 
     Artistic controls (Gatys et al. 2017; notebooks/08_artistic_controls, ``controls.py``):
@@ -167,7 +180,8 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
                     precision=precision, jit_compile=jit_compile, scales=scales, seed=seed,
                     callback_every=callback_every, extractor=extractor, preserve_color=preserve_color,
                     style_blend=style_blend, masks=masks, mask_styles=mask_styles,
-                    mask_weights=mask_weights, style_scale=style_scale, strength=strength)
+                    mask_weights=mask_weights, style_scale=style_scale, strength=strength,
+                    schedule=schedule)
     if init_image is not None:
         run.init = "image"
     extractor = _extractor_for(run, extractor, pooling=pooling, weights=weights)

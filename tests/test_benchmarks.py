@@ -44,3 +44,18 @@ def test_bench_memory_quick_prints_its_table():
     assert rows and "failed" not in out
     estimate, measured, ratio = (float(cell) for cell in rows[0][3:6])
     assert estimate > 0 and measured > 0 and ratio == pytest.approx(estimate / measured, abs=0.02)
+
+
+def test_bench_quality_quick_prints_the_race_and_the_sweep(tmp_path):
+    for name in ("squeezenet_v1_1_notop", "tubingen_neckarfront", "vangogh_starry_night"):
+        need_asset(name)
+    plot = tmp_path / "quality.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), "--quick", "--skip", "bf16",
+                           "ff-init", "--sweep", "2", "4", "--plot", str(plot)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "time to quality at 128 px" in out and "| tutorial |" in out
+    assert "| old defaults (schedule='classic') |" in out and "| schedule='fast' |" in out
+    assert "| num_steps | seconds |" in out and "failed" not in out
+    assert plot.is_file()

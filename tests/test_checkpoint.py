@@ -129,6 +129,18 @@ def test_resume_refuses_other_settings_and_names_the_difference(pair, random_vgg
     assert more.history["step"] == list(range(1, 7))
 
 
+def test_a_smooth_decay_spans_num_steps_so_a_resume_keeps_them(pair, random_vgg19, tmp_path):
+    # schedule="fast" with Adam: the learning rate falls over the run's steps, so 6 steps after a
+    # checkpoint of a 4-step run would be neither run: the resume is refused, naming num_steps.
+    smooth = dict(schedule="fast", learning_rate=0.05)
+    run(pair, random_vgg19, num_steps=4, checkpoint_dir=tmp_path, checkpoint_every=2, **smooth)
+    with pytest.raises(ValueError, match=r"num_steps \(the smooth learning-rate decay spans them\)=\[4\], "
+                                         r"this run has \[6\]"):
+        run(pair, random_vgg19, num_steps=6, checkpoint_dir=tmp_path, resume=True, **smooth)
+    again = run(pair, random_vgg19, num_steps=4, checkpoint_dir=tmp_path, resume=True, **smooth)
+    assert again.history["step"] == list(range(1, 5))
+
+
 def test_checkpoint_files_format_atomic_writes_and_umask(pair, random_vgg19, tmp_path, capsys):
     folder = tmp_path / "ckpt"
     old = os.umask(0o022)

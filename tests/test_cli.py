@@ -162,3 +162,18 @@ def test_weights_command_checks_before_a_class(tmp_path):
     need_asset("squeezenet_v1_1_notop")
     proc = run("weights", "squeezenet")
     assert proc.returncode == 0 and "squeezenet: ImageNet weights found, hash-checked and loaded" in proc.stdout
+
+
+def test_schedule_fast_is_lbfgs_coarse_to_fine_from_384_px(tmp_path):
+    need_asset("tubingen_neckarfront"), need_asset("vangogh_starry_night"), need_asset("squeezenet_v1_1_notop")
+    out = tmp_path / "fast.png"
+    proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", out, "--network", "squeezenet",
+               "--image-size", "384", "--steps", "4", "--schedule", "fast", "--no-progress", "--log", tmp_path / "log.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "lbfgs, float32, 4 steps" in proc.stdout or "lbfgs, mixed_bfloat16, 4 steps" in proc.stdout
+    assert Image.open(out).size == (384, 288)
+    scales = [row.split(",")[1] for row in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert scales == ["192", "192", "192", "384"]  # 70% of the steps at half the side (rounded)
+    proc = run("stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", tmp_path / "x.png",
+               "--schedule", "slow")
+    assert proc.returncode == 2 and "--schedule" in proc.stderr

@@ -61,8 +61,8 @@ def _write_notebooks(folder: Path):
 def _dry_run(tmp_path, *selectors):
     out = tmp_path / "out" / "report.md"
     env = {**os.environ, "NST_VGG_WEIGHTS": "random"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--notebooks-dir", str(tmp_path / "nbs"),
-                           "--out", str(out), "--notebooks", *selectors],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--no-race", "--notebooks-dir",
+                           str(tmp_path / "nbs"), "--out", str(out), "--notebooks", *selectors],
                           capture_output=True, text=True, env=env, timeout=300)
     return proc, out
 
@@ -99,11 +99,30 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
     _write_notebooks(tmp_path / "nbs")
     monkeypatch.setattr(gpu_check, "probe_machine", lambda env, weights: {"precision": "float32"})
     out = tmp_path / "report.md"
+    monkeypatch.setattr(gpu_check, "quality_race", lambda args, env, has_gpu: ["## Time to quality", "", "RACE"])
     status = gpu_check.main(["--dry-run", "--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00",
                              "--out", str(out)])
     assert status == 0, capsys.readouterr().out
     report = out.read_text(encoding="utf-8")
     assert "| 00_toy | ok |" in report and "01_broken" not in report and "## Failures\n\nNone." in report
+    assert report.rstrip().endswith("## Time to quality\n\nRACE")  # the race comes after the notebooks
+
+
+def test_quality_race_runs_vgg19_on_a_gpu_at_toy_size_in_a_dry_run_and_never_on_a_bare_cpu(monkeypatch):
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="# bench_quality: x\n| tutorial | 1 s |\n", stderr="")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", fake_run)
+    cpu = gpu_check.parse_args([])
+    assert gpu_check.quality_race(cpu, {}, has_gpu=False) == [] and not calls
+    assert gpu_check.quality_race(gpu_check.parse_args(["--dry-run", "--no-race"]), {}, has_gpu=False) == []
+    lines = gpu_check.quality_race(cpu, {}, has_gpu=True)
+    assert calls[-1][-4:] == ["--network", "vgg19", "--sizes", "512"] and "| tutorial | 1 s |" in "\n".join(lines)
+    dry = gpu_check.quality_race(gpu_check.parse_args(["--dry-run"]), {}, has_gpu=False)
+    assert "--quick" in calls[-1] and "--network" in calls[-1] and "DRY RUN" in "\n".join(dry)
 
 
 def test_machine_probe_failure_runs_nothing_and_fails(tmp_path, monkeypatch):

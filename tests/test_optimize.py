@@ -205,3 +205,74 @@ def test_retracing_warning_is_muted_only_while_stylize_runs(pair, random_vgg19):
     with pytest.raises(ValueError):  # an early error removes the filter too
         stylize(content, style, extractor=random_vgg19, num_steps=0, progress=False)
     assert not any(isinstance(f, optimize._NoRetracingNoise) for f in tf.get_logger().filters)
+
+
+# --- schedules: "classic" (default) and "fast" (issue 14; benchmarks/bench_quality.py, notebooks/06)
+
+def test_auto_scales_put_most_steps_at_half_the_side_from_the_threshold():
+    from nst_tf.schedules import COARSE_FROM, COARSE_SHARE, auto_scales
+
+    assert auto_scales(COARSE_FROM - 1, 100) == (None, 100)  # small images: one scale
+    scales, steps = auto_scales(512, 100)
+    assert scales == [256, 512] and sum(steps) == 100 and steps[0] == round(COARSE_SHARE * 100)
+    assert auto_scales(512, 1) == (None, 1)  # one step cannot be split
+    assert auto_scales(512, 2)[1] == [1, 1]
+    assert auto_scales(512, [3, 4]) == (None, [3, 4])  # steps per scale: the caller's own scales
+
+
+def test_fast_schedule_is_lbfgs_coarse_to_fine_from_the_threshold(random_vgg19):
+    rng = np.random.default_rng(1)
+    content = tf.constant(rng.uniform(size=(1, 300, 400, 3)), tf.float32)  # long side 400 >= 384
+    style = tf.constant(rng.uniform(size=(1, 64, 64, 3)) ** 2, tf.float32)
+    result = stylize(content, style, num_steps=10, extractor=random_vgg19, progress=False, schedule="fast")
+    s = result.settings
+    assert (s["schedule"], s["optimizer"], s["scales"]) == ("fast", "lbfgs", [200, 400])
+    assert result.history["scale"] == [200] * 7 + [400] * 3  # num_steps is the total (evaluations)
+    assert result.image.shape == content.shape
+    small = stylize(content[:, :96, :128], style, num_steps=3, extractor=random_vgg19, progress=False,
+                    schedule="fast")
+    assert small.settings["scales"] is None and small.settings["optimizer"] == "lbfgs"
+
+
+def test_under_fast_a_learning_rate_asks_for_adam_with_one_smooth_decay_across_scales(random_vgg19):
+    from nst_tf.schedules import SCHEDULES
+
+    rng = np.random.default_rng(2)
+    content = tf.constant(rng.uniform(size=(1, 300, 400, 3)), tf.float32)
+    style = tf.constant(rng.uniform(size=(1, 64, 64, 3)), tf.float32)
+    adam = stylize(content, style, num_steps=4, extractor=random_vgg19, progress=False, learning_rate=0.03,
+                   schedule="fast")
+    assert adam.settings["optimizer"] == "adam" and adam.settings["scales"] is None  # Adam: one scale
+    decay = SCHEDULES["fast"]["lr_decay"]
+    np.testing.assert_allclose(adam.history["learning_rate"], [0.03 * decay ** (i / 4) for i in range(4)],
+                               rtol=1e-5)
+    two = stylize(content, style, num_steps=[3, 2], scales=[100, 200], optimizer="adam", extractor=random_vgg19,
+                  progress=False, schedule="fast")
+    rate = SCHEDULES["fast"]["learning_rate"]
+    np.testing.assert_allclose(two.history["learning_rate"], [rate * decay ** (i / 5) for i in range(5)],
+                               rtol=1e-5)  # goes on falling at the second scale instead of restarting
+
+
+def test_classic_schedule_is_the_default_and_the_old_behaviour_bit_for_bit(pair, random_vgg19):
+    content, style = pair
+    default = stylize(content, style, num_steps=6, extractor=random_vgg19, progress=False)
+    classic = stylize(content, style, num_steps=6, extractor=random_vgg19, progress=False, schedule="classic")
+    explicit = stylize(content, style, num_steps=6, extractor=random_vgg19, progress=False, schedule="fast",
+                       optimizer="adam", learning_rate=0.02, lr_decay=0.96, lr_decay_every=100, scales=None)
+    for run in (classic, explicit):
+        np.testing.assert_array_equal(default.image.numpy(), run.image.numpy())
+    assert classic.history["learning_rate"] == [pytest.approx(0.02)] * 6
+    s = default.settings
+    assert (s["schedule"], s["optimizer"], s["learning_rate"], s["lr_decay"], s["lr_decay_every"], s["scales"]) == \
+        ("classic", "adam", 0.02, 0.96, 100, None)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        stylize(content, style, num_steps=1, extractor=random_vgg19, schedule="slow")
+
+
+def test_explicit_arguments_win_over_the_schedule(pair, random_vgg19):
+    content, style = pair
+    one = stylize(content, style, num_steps=4, extractor=random_vgg19, progress=False, learning_rate=0.01,
+                  lr_decay=1.0, schedule="fast")
+    assert one.history["learning_rate"] == [pytest.approx(0.01)] * 4
+    with pytest.raises(ValueError, match="lr_decay_every"):
+        stylize(content, style, num_steps=1, extractor=random_vgg19, lr_decay_every=0)
