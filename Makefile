@@ -88,6 +88,7 @@ bench: install
 	$(PY) benchmarks/bench_fast.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/bench_memory.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/bench_training.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/bench_quality.py $(if $(QUICK),--quick)
 
 # For whoever has a GPU: every notebook in full mode with ImageNet VGG19 -> build/gpu-report.md
 # (times, memory, failures, figures in build/figures). GPU_CHECK_ARGS="--dry-run --notebooks 00 03" on a CPU.
