@@ -58,7 +58,7 @@ STUDENT_NOTEBOOKS := $(sort $(wildcard student/*.ipynb))
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
 	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
-	  $(PY) -m pytest tests $(STUDENT_NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider $(TEST_WORKERS)
+	  $(PY) -m pytest tests $(STUDENT_NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25 $(TEST_WORKERS)
 
 # The student edition (student/NN_*.ipynb): solutions replaced by stubs, nbgrader's markers kept.
 # Generated only here, and committed so that Colab can open it; a test checks it is current.
