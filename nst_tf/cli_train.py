@@ -34,7 +34,7 @@ def add_train_command(sub) -> None:
                        description="Train an image transformation network to paint any photo in the style of "
                                    "STYLE, on the photos of --images, with a perceptual loss.",
                        epilog="Examples:\n  python -m nst_tf train vangogh_starry_night --images photos/ "
-                              "-o starry.tflite --network squeezenet --width 0.25 --steps 2000\n"
+                              "-o starry.tflite --network squeezenet --preset realtime --steps 2000\n"
                               "  python -m nst_tf fast photo.jpg --model starry.tflite -o out.png",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("style", help="style painting: a file or a course image name")
@@ -51,7 +51,11 @@ def add_train_command(sub) -> None:
     p.add_argument("--weights", default=None,
                    help="loss network weights: 'imagenet', a file or 'random' (untrained: a pipeline check); "
                         "default $NST_VGG_WEIGHTS or imagenet")
-    p.add_argument("--width", type=_width, default=1.0, help="channel multiplier (1.0 the paper's; 0.25 real-time)")
+    p.add_argument("--preset", choices=("paper", "realtime"), default="paper",
+                   help="transformer network: paper (Johnson et al.'s, the default) or realtime (width 0.25, 3x3 "
+                        "first and last convolutions: under 30 ms per 384x384 frame as TF Lite on a CPU)")
+    p.add_argument("--width", type=_width, default=None,
+                   help="channel multiplier (default the preset's: 1.0 paper, 0.25 realtime)")
     p.add_argument("--norm", choices=("instance", "batch"), default="instance", help="normalization (default instance)")
     p.add_argument("--content-weight", type=_non_negative, default=None)
     p.add_argument("--style-weight", type=_non_negative, default=None)
@@ -132,8 +136,8 @@ def cmd_train(args) -> int:
     result = train_transformer(
         _image_source(args.style), Path(args.images).expanduser(), steps=args.steps, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, network=args.network, weights=args.weights,
-        width=args.width, norm=args.norm, content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, learning_rate=args.learning_rate, seed=args.seed,
+        width=args.width, preset=args.preset, norm=args.norm, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, learning_rate=args.learning_rate, seed=args.seed,
         checkpoint_dir=plan.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
         preview_every=args.preview_every, preview_image=_image_source(args.preview) if args.preview else None,
         callback=preview if args.preview else None, progress=not args.no_progress)
@@ -144,7 +148,7 @@ def cmd_train(args) -> int:
     if plan.tflite is not None:
         written.append(export_tflite(result.model, plan.tflite, args.quantize))
     history = result.history
-    print(f"trained {result.steps} steps in {history['seconds'][-1]:.1f} s (width {args.width:g}, "
+    print(f"trained {result.steps} steps in {history['seconds'][-1]:.1f} s (width {result.settings['width']:g}, "
           f"{args.network} loss); loss {history['total'][0]:.4g} -> {history['total'][-1]:.4g}"
           + (f"; {result.skipped_files} photo(s) failed to decode and were skipped" if result.skipped_files else ""))
     for path in written:

@@ -103,3 +103,26 @@ def test_model_mistakes_are_one_line(setup, tmp_path, capsys):
     one_line_error(capsys, ["video", clip, "vangogh_starry_night", "--model", model, "-o", tmp_path / "v.mp4"],
                    "--model")
     assert not out.exists() and not (tmp_path / "v.mp4").exists()
+
+
+def test_train_passes_the_preset(tmp_path, monkeypatch, capsys):
+    """``--preset realtime`` reaches ``train_transformer``; ``--width`` then defaults to the preset's."""
+    import nst_tf.training.loop as loop
+
+    need_asset("vangogh_starry_night")
+    photos, seen = make_photos(tmp_path / "photos"), {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(loop, "train_transformer", stop)
+    for extra, preset, width in [(["--preset", "realtime"], "realtime", None), ([], "paper", None),
+                                 (["--preset", "realtime", "--width", "0.5"], "realtime", 0.5)]:
+        code = cli.main(["train", "vangogh_starry_night", "--images", str(photos), "-o", str(tmp_path / "m.keras"),
+                         *extra])
+        assert code == 2 and "stopped by the test" in capsys.readouterr().err
+        assert (seen["preset"], seen["width"]) == (preset, width)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "vangogh_starry_night", "--images", str(photos), "-o", str(tmp_path / "m.keras"),
+                  "--preset", "tiny"])

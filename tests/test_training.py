@@ -22,6 +22,7 @@ from nst_tf.training import (InstanceNormalization, ReflectionPadding2D, Upsampl
                              export_tflite, find_images, image_dataset, load_trained_model, save_trained_model,
                              train_transformer)
 from nst_tf.training.dataset import _crop_and_flip
+from nst_tf.training.network import REALTIME, architecture
 from nst_tf.training.loop import TRAINING_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,46 @@ def test_network_shapes_for_several_widths(width, channels):
         build_transformer_net(norm="layer")
     with pytest.raises(ValueError, match="width"):
         build_transformer_net(width=0)
+
+
+def parameter_count(channels, kernel, blocks):
+    """Counted by hand: convolutions without bias before a norm (2 numbers per channel), the last
+    one with a bias; 3x3 everywhere but the first and last (``kernel``)."""
+    small, middle, large = channels
+    normed = lambda k, c_in, c_out: k * k * c_in * c_out + 2 * c_out  # noqa: E731
+    return (normed(kernel, 3, small) + normed(3, small, middle) + normed(3, middle, large)
+            + blocks * 2 * normed(3, large, large) + normed(3, large, middle) + normed(3, middle, small)
+            + kernel * kernel * small * 3 + 3)
+
+
+def test_realtime_preset_is_the_paper_network_with_3x3_ends():
+    paper, realtime = build_transformer_net(), build_transformer_net(preset="realtime")
+    assert paper.count_params() == parameter_count((32, 64, 128), 9, 5) == 1_677_635  # unchanged default
+    assert realtime.count_params() == parameter_count((8, 16, 32), 3, 5)
+    assert REALTIME == architecture("realtime") == dict(width=0.25, residual_blocks=5, kernel=3)
+    assert [realtime.get_layer(n).kernel_size for n in ("down1_conv", "out_conv")] == [(3, 3)] * 2
+    assert [paper.get_layer(n).kernel_size for n in ("down1_conv", "out_conv")] == [(9, 9)] * 2
+    assert realtime.get_layer("down1_pad").padding == 1 and realtime.name == "transformer_realtime_instance"
+    assert [realtime.get_layer(n).filters for n in ("down1_conv", "down2_conv", "down3_conv")] == [8, 16, 32]
+    assert len([layer for layer in realtime.layers if layer.name.endswith("_add")]) == 5
+    out = realtime(tf.random.uniform([2, 36, 44, 3]))
+    assert out.shape == (2, 36, 44, 3) and 0.0 <= float(tf.reduce_min(out)) <= float(tf.reduce_max(out)) <= 1.0
+    fewer = build_transformer_net(preset="realtime", residual_blocks=3)  # an explicit argument wins
+    assert fewer.count_params() == parameter_count((8, 16, 32), 3, 3)
+    assert build_transformer_net(0.5, kernel=5).count_params() == parameter_count((16, 32, 64), 5, 5)
+    for bad, match in [(dict(preset="tiny"), "preset"), (dict(kernel=4), "kernel"),
+                       (dict(residual_blocks=-1), "residual_blocks"), (dict(preset="realtime", width=0), "width")]:
+        with pytest.raises(ValueError, match=match):
+            build_transformer_net(**bad)
+
+
+def test_realtime_preset_trains_and_records_its_shape(photos, style, squeezenet_weights):
+    result = train_transformer(style, photos, steps=STEPS, preset="realtime", **dict(TINY, width=None))
+    total = result.history["total"]
+    assert np.all(np.isfinite(total)) and np.mean(total[-3:]) < 0.7 * np.mean(total[:2]), total
+    assert result.model.count_params() == parameter_count((8, 16, 32), 3, 5)
+    assert result.settings["width"] == 0.25 and result.settings["kernel"] == 3
+    assert "residual_blocks" not in result.settings  # only what differs from the paper is recorded
 
 
 def test_subpackage_names_after_import_nst_tf():

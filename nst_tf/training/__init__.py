@@ -10,7 +10,7 @@ Taught in notebooks/09_training_a_feed_forward_network.
 import importlib as _importlib
 
 _EXPORTS = {
-    "network": ["InstanceNormalization", "ReflectionPadding2D", "Upsample2x", "build_transformer_net"],
+    "network": ["InstanceNormalization", "REALTIME", "ReflectionPadding2D", "Upsample2x", "build_transformer_net"],
     "dataset": ["find_images", "image_dataset"],
     "loop": ["TRAINING_DEFAULTS", "TrainResult", "train_transformer"],
     "export": ["ModelFileError", "TrainedStylizer", "export_tflite", "load_trained_model", "save_trained_model",

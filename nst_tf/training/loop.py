@@ -30,7 +30,7 @@ from ..features import DEFAULT_LAYERS, FeatureExtractor
 from ..losses import content_loss, gram_matrix, style_loss, total_variation_loss
 from ..progress import LOSS_KEYS, Recorder
 from ..validation import check_weight
-from .network import build_transformer_net
+from .network import architecture, build_transformer_net
 
 # VGG: Johnson et al.'s layers (content relu3_3; style relu1_2, relu2_2, relu3_3, relu4_3, each
 # weighted 5 in their code, whose Gram divides by C*H*W: 5/C^2 per layer in the course's
@@ -114,12 +114,12 @@ def make_train_step(model, extractor, optimizer, grams, loss: dict, strategy):
 
 def train_transformer(style_image, images, *, steps: int, image_size: int = 256, batch_size: int = 4,
                       style_size: int = 256,
-                      network: str = "vgg16", weights=None, width: float = 1.0, norm: str = "instance",
+                      network: str = "vgg16", weights=None, width: float | None = None, norm: str = "instance",
                       content_weight=None, style_weight=None, tv_weight=None, content_layers=None,
                       style_layers=None, style_layer_weights=None, tv_kind=None, learning_rate: float = 1e-3,
                       seed: int = 0, checkpoint_dir=None, checkpoint_every=None, resume: bool = False,
                       preview_every=None, preview_image=None, callback=None, strategy=None,
-                      progress: bool = True) -> TrainResult:
+                      progress: bool = True, preset: str | None = None) -> TrainResult:
     """Train Johnson et al.'s network to paint any photo in the style of ``style_image``.
 
     ``images``: a folder of photos (``dataset.image_dataset``: crops of ``image_size`` px,
@@ -127,8 +127,9 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     file is loaded at a long side of ``style_size`` (256, Johnson et al.'s); a tensor is used as is.
     ``network``: the loss network, "vgg16" (the paper's), "vgg19" or "squeezenet" (real ImageNet
     features on a CPU); its layers and weights default to ``TRAINING_DEFAULTS[network]``.
-    ``weights``: the loss network's, as for ``FeatureExtractor``. ``width``, ``norm``: the
-    transformer's (``build_transformer_net``). Adam with ``learning_rate`` 1e-3 (the paper's).
+    ``weights``: the loss network's, as for ``FeatureExtractor``. ``width``, ``norm``, ``preset``:
+    the transformer's (``build_transformer_net``; "realtime": the small real-time network). Adam
+    with ``learning_rate`` 1e-3 (the paper's).
 
     ``checkpoint_dir`` + ``checkpoint_every``: the network, Adam's state, the stream's position
     and the history, every N steps and at the end (``nst_tf.checkpoint``'s atomic files);
@@ -151,17 +152,21 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     style = _style_tensor(style_image, style_size)
     strategy = strategy or tf.distribute.get_strategy()
     folder = None if isinstance(images, tf.data.Dataset) else Path(images).expanduser()
-    settings = dict(network=network, width=float(width), norm=norm, image_size=int(image_size),
+    shape = architecture(preset, width)
+    paper = architecture("paper")  # only a shape other than the paper's is recorded: old checkpoints resume
+    settings = dict(network=network, width=shape["width"], norm=norm, image_size=int(image_size),
                     batch_size=int(batch_size), seed=int(seed), learning_rate=learning_rate,
                     style_image=image_digest(style), images=str(folder) if folder else "a tf.data.Dataset",
-                    **{k: v for k, v in loss.items()})
+                    **{k: v for k, v in loss.items()},
+                    **{k: v for k, v in shape.items() if k != "width" and v != paper[k]})
     ckpt = None
     if checkpoint_dir is not None:
         ckpt = Checkpointer(checkpoint_dir, checkpoint_every, {**settings, "weights": str(weights)},
                             resume=resume, steps_per_scale=[int(steps)])
     with strategy.scope():
         extractor = FeatureExtractor(loss["style_layers"], loss["content_layers"], network=network, weights=weights)
-        model = build_transformer_net(width, norm, seed=seed)
+        model = build_transformer_net(shape["width"], norm, seed=seed, residual_blocks=shape["residual_blocks"],
+                                      kernel=shape["kernel"])
         import keras
 
         optimizer = keras.optimizers.Adam(learning_rate)
