@@ -7,6 +7,7 @@ stderr and exit with status 2: no traceback, no output file, and never an input 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -177,12 +178,31 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+def _remember_interrupts(seen: list):
+    """SIGINT during start-up: remember it as well as raising KeyboardInterrupt, because a library
+    that imports an optional module under a bare ``except:`` can swallow the exception (seen on
+    a loaded CI machine: the run then went on to the end)."""
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (cli.main called from a worker thread)
+        return None
+
+
 def main(argv=None) -> int:
-    args = None
+    args, seen = None, []
+    previous = _remember_interrupts(seen)
     try:  # from the first line on: Ctrl-C during start-up is one line too, never a traceback
         args = build_parser().parse_args(argv)
         _check_before_loading(args)
         _import_tensorflow_quietly()
+        if seen:
+            raise KeyboardInterrupt
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+            previous = None
         return _run(args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -190,6 +210,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as err:
         print(interrupted_message(err, args), file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _check_before_loading(args) -> None:

@@ -143,7 +143,7 @@ def test_cli_recipe_flag(monkeypatch, tmp_path):
     def fake_stylize(content, style, **kwargs):
         seen.update(kwargs)
         return StylizeResult(image=content, history={"seconds": [0.0], "step": [1]},
-                             settings={"precision": "float32"}, feature_weights="random")
+                             settings={"precision": "float32", "optimizer": "adam"}, feature_weights="random")
 
     monkeypatch.setattr(optimize, "stylize", fake_stylize)
     out = tmp_path / "out.png"
