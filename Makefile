@@ -54,11 +54,13 @@ demo: install
 # lecture cell; the exercises as stubs, which report "not attempted yet"), and the lecture itself
 # in full mode at toy size through papermill (tests/test_notebooks_full_mode.py: the full-mode
 # branches, and every solution passing its check). tests/test_editions.py fails if student/ is stale.
+# The lectures are listed first: the longest units start first, so that at the end neither worker
+# runs a long notebook alone while the other waits.
 STUDENT_NOTEBOOKS := $(sort $(wildcard student/*.ipynb))
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"
 	NST_FAST=1 NST_VGG_WEIGHTS=$(TEST_VGG_WEIGHTS) MPLBACKEND=Agg \
-	  $(PY) -m pytest tests $(STUDENT_NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25 $(TEST_WORKERS)
+	  $(PY) -m pytest $(STUDENT_NOTEBOOKS) tests --nbval-lax --nbval-current-env -p no:cacheprovider --durations=25 $(TEST_WORKERS)
 
 # The student edition (student/NN_*.ipynb): solutions replaced by stubs, nbgrader's markers kept.
 # Generated only here, and committed so that Colab can open it; a test checks it is current.
