@@ -114,6 +114,13 @@ def plan_outputs(args, inputs=()) -> Plan:
     if args.save_every and not args.resume:  # resuming rewrites the run's own intermediate images
         for step in range(args.save_every, steps + 1, args.save_every):
             _check_new_file(intermediate_path(output, step, digits), args.overwrite, "--save-every")
+    folder, clear = checkpoint_plan(args)
+    return Plan(output, log, plot, folder, clear, args.save_every, digits)
+
+
+def checkpoint_plan(args) -> tuple[Path | None, bool]:
+    """The checkpoint folder (``stylize`` and ``train`` alike) and whether --overwrite clears an
+    earlier run's checkpoints; an earlier run without --resume or --overwrite is a usage error."""
     folder, clear = checkpoint_folder(args), False
     if folder is not None:
         if folder.exists() and not folder.is_dir():
@@ -124,7 +131,7 @@ def plan_outputs(args, inputs=()) -> Plan:
                 raise UsageError(f"{folder}: holds the checkpoints of an earlier run (newest {existing[-1].name}); "
                                  "add --resume to continue it, or --overwrite to start over")
             clear = True
-    return Plan(output, log, plot, folder, clear, args.save_every, digits)
+    return folder, clear
 
 
 def objective_arguments(args, loss: dict) -> dict:

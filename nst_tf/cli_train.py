@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .checkpoint import list_checkpoints
 from .cli_args import UsageError, _check_new_file, _image_size, _image_source, _non_negative, _positive_int
-from .cli_runs import checkpoint_folder
+from .cli_runs import checkpoint_plan
 
 MODEL_SUFFIXES = (".keras", ".tflite")
 
@@ -105,16 +105,7 @@ def plan_train(args) -> TrainPlan:
     keras_path = output.with_suffix(".keras")
     for path in filter(None, (keras_path, tflite)):
         _check_new_file(path, args.overwrite, "-o")
-    folder, clear = checkpoint_folder(args), False
-    if folder is not None:
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"{folder}: is a file; --checkpoint-dir must be a folder")
-        existing = list_checkpoints(folder)
-        if existing and not args.resume:
-            if not args.overwrite:
-                raise UsageError(f"{folder}: holds the checkpoints of an earlier run (newest {existing[-1].name}); "
-                                 "add --resume to continue it, or --overwrite to start over")
-            clear = True
+    folder, clear = checkpoint_plan(args)
     return TrainPlan(keras_path, tflite, folder, clear)
 
 
