@@ -125,7 +125,6 @@ def gram(x):
 
 def run_tutorial(extractor, content, style, objective, steps, judge, every):
     """The TF tutorial's loop, as it writes it, on the objective's features."""
-    import keras
     import tensorflow as tf
 
     race = Race(judge)
@@ -141,17 +140,9 @@ def run_tutorial(extractor, content, style, objective, steps, judge, every):
         return (objective["style_weight"] * s / len(style_targets) + objective["content_weight"] * c
                 / len(content_targets) + objective["tv_weight"] * tv)
 
-    image = tf.Variable(content)
-    opt = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=1e-1)
+    from bench_step import tutorial_adam_step  # this folder is on sys.path when a script runs
 
-    @tf.function
-    def train_step():
-        with tf.GradientTape() as tape:
-            value = loss(image)
-        opt.apply_gradients([(tape.gradient(value, image), image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        return value
-
+    train_step, image = tutorial_adam_step(loss, content)
     first = None
     for i in range(1, steps + 1):
         value = train_step()
