@@ -24,6 +24,7 @@ import tensorflow as tf
 from . import config
 from .data import asset_path, download_failure, keras_home, offline
 from .recipes import NETWORK_RECIPES, RECIPES
+from .step_cache import StepCache
 
 # ImageNet channel means in BGR order, subtracted by Caffe-era models (VGG, SqueezeNet).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -243,6 +244,7 @@ class FeatureExtractor:
                 raise WeightsError(f"the environment variable NST_VGG_WEIGHTS={weights!r} is not 'imagenet', "
                                    f"'random' or an existing weights file")
         weights = str(weights)
+        self.compiled_steps = StepCache()  # stylize's compiled objectives, reused by a sweep
         with dtype_policy(precision):  # weights stay float32; convolutions run in `precision`
             backbone = _build_backbone(network)
             self.weights = _load_weights(backbone, network, weights)

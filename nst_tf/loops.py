@@ -3,7 +3,8 @@ the best image, and the checkpoints they write.
 
 Taught in notebooks/04_optimizing_pixels (the step, Adam, the best image, checkpoints) and
 notebooks/06_speed_and_scale (L-BFGS). ``optimize.stylize`` calls ``run_adam``/``run_lbfgs`` once
-per scale; ``make_step`` and ``keras_schedule`` are also reachable as ``nst_tf.optimize.*``.
+per scale; ``make_step`` and ``keras_schedule`` (``schedules.py``) are also reachable as
+``nst_tf.optimize.*``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import tensorflow as tf
 from . import loss_scale
 from .lbfgs import LbfgsState, lbfgs_minimize
 from .objective import make_objective
+from .schedules import decay_schedule_class, keras_schedule  # noqa: F401 (public here)
 
 
 class _NoRetracingNoise:
-    """Each ``stylize`` run compiles its own step on purpose (new targets, new sizes); TF's
-    "N out of the last M calls triggered tf.function retracing" warning then fires during
-    sweeps and would teach the wrong lesson. Within a run the step is traced once (tested).
+    """A sweep over image sizes (or layers) compiles one step per shape on purpose
+    (``step_cache.py`` reuses it for runs of the same shape); TF's "N out of the last M calls
+    triggered tf.function retracing" warning then fires and would teach the wrong lesson.
+    Within a run the step is traced once (tested).
     The filter is on only while ``stylize`` runs, so a lecture's own retracing demo still shows
     TensorFlow's real warning (notebooks/04)."""
 
@@ -112,26 +115,6 @@ def make_step(extractor, image: tf.Variable, optimizer, *, content_targets, styl
     return step
 
 
-def keras_schedule(learning_rate: float, lr_decay: float, every: int | None, steps: int | None = None,
-                   done: int = 0):
-    """``learning_rate * lr_decay ** (step // every)``, a staircase; with ``every=None``,
-    ``learning_rate * lr_decay ** ((done + step) / steps)``: a smooth fall to ``lr_decay`` times
-    the start over the ``steps`` of the whole run (the "fast" schedule; ``done``: the steps of
-    earlier scales, so the fall goes on across scales instead of starting again). It never
-    stalls early and stretches with the run, so more steps still means a better image
-    (notebooks/06_speed_and_scale)."""
-    if lr_decay == 1.0:
-        return learning_rate
-    import keras
-
-    if every is None:
-        steps = max(1, steps)
-        return keras.optimizers.schedules.ExponentialDecay(learning_rate * lr_decay ** (done / steps),
-                                                           decay_steps=steps, decay_rate=lr_decay, staircase=False)
-    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
-                                                       decay_rate=lr_decay, staircase=True)
-
-
 def _key(group: str, i: int, variable) -> str:
     """The array name of a variable in a checkpoint: "adam/1_momentum", "best/0_best_image"."""
     name = (getattr(variable, "path", None) or variable.name).split("/")[-1].split(":")[0]
@@ -153,25 +136,48 @@ def _scaler_variables(objective) -> list:
     return [] if scaler is None else [scaler.scale, scaler.finite_steps, scaler.skipped]
 
 
+class AdamState:
+    """The variables of Adam's compiled step at one image size, and the step: kept on the
+    objective, so that the next run of a sweep resets them instead of tracing a new step."""
+
+    def __init__(self, objective, start, jit_compile: bool):
+        import keras
+
+        self.image = tf.Variable(start, name="image")
+        self.schedule = decay_schedule_class()()
+        # Keras 3 refuses variables an optimizer was not built with: built now, for this image,
+        # so that the step traces once.
+        self.adam = keras.optimizers.Adam(learning_rate=self.schedule, beta_1=0.99, epsilon=1e-1)
+        self.adam.build([self.image])
+        self.best = BestImage(self.image)
+        self.step = make_step(None, self.image, self.adam, content_targets=None, style_targets=None,
+                              content_weight=0, style_weight=0, tv_weight=0, jit_compile=jit_compile,
+                              objective=objective, best=self.best)
+
+    def reset(self, start, run, total: int, before: int) -> None:
+        """The state of a new run: ``start`` pixels, Adam's counter and moments at zero, no best yet."""
+        self.image.assign(start)
+        for variable in self.adam.variables:
+            variable.assign(tf.zeros_like(variable))
+        for variable, value in zip(self.best.variables, (start, np.inf, 0, 0)):
+            variable.assign(value)
+        self.schedule.set(run.learning_rate, run.lr_decay, run.lr_decay_every, total, before)
+
+
 def run_adam(objective, start, steps, recorder, size, run, *, scale=0, ckpt=None, restored=None):
     """Adam for ``steps`` steps at one scale; returns (the best image, stopped early?)."""
-    import keras
-
-    image = tf.Variable(start if restored is None else restored.arrays["image"], name="image")
-    # A fresh optimizer per run (and per scale): a Keras 3 optimizer refuses variables it was
-    # not built with. Building it now creates its slots, so the step traces only once.
-    total, before = sum(run.steps_per_scale), sum(run.steps_per_scale[:scale])
-    schedule = keras_schedule(run.learning_rate, run.lr_decay, run.lr_decay_every, total, before)
-    adam = keras.optimizers.Adam(learning_rate=schedule, beta_1=0.99, epsilon=1e-1)
-    adam.build([image])
-    best = BestImage(image)
+    state = getattr(objective, "adam_state", None)  # a sweep's earlier run on this objective
+    if state is None:
+        state = objective.adam_state = AdamState(objective, start, run.jit_compile)
+    state.reset(start, run, sum(run.steps_per_scale), sum(run.steps_per_scale[:scale]))
+    image, adam, best, step = state.image, state.adam, state.best, state.step
+    if restored is not None:
+        image.assign(restored.arrays["image"])
     groups = {"adam": adam.variables, "best": best.variables, "scaler": _scaler_variables(objective)}
     done = 0
     if restored is not None:
         _assign(groups, restored.arrays)
         done = restored.step
-    step = make_step(None, image, adam, content_targets=None, style_targets=None, content_weight=0,
-                     style_weight=0, tv_weight=0, jit_compile=run.jit_compile, objective=objective, best=best)
 
     def save():
         return ckpt.save(scale=scale, step=done, arrays={"image": image.numpy(), **_arrays(groups)}, state={},

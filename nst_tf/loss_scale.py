@@ -53,9 +53,16 @@ class DynamicLossScale:
         if growth_interval < 1:
             raise ValueError(f"growth_interval must be >= 1, got {growth_interval}")
         self.growth_interval, self.max_scale = int(growth_interval), float(max_scale)
+        self.initial_scale = float(initial_scale)
         self.scale = tf.Variable(float(initial_scale), trainable=False, dtype=tf.float32, name="loss_scale")
         self.finite_steps = tf.Variable(0, trainable=False, dtype=tf.int64, name="finite_steps")
         self.skipped = tf.Variable(0, trainable=False, dtype=tf.int64, name="skipped_steps")
+
+    def reset(self) -> None:
+        """Back to the state of a new run (``step_cache``: one objective serves many runs)."""
+        self.scale.assign(self.initial_scale)
+        self.finite_steps.assign(0)
+        self.skipped.assign(0)
 
     def update(self, gradient: tf.Tensor) -> tf.Tensor:
         """Record one step from its (unscaled) gradient; return a bool tensor: apply it?

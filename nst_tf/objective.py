@@ -75,7 +75,17 @@ def make_objective(extractor, image_shape, *, content_targets, style_targets, co
 
         style_targets = style_terms[0].targets
     weights = style_layer_weights or {name: 1.0 / len(style_targets) for name in style_targets}
-    c_w, s_w, t_w = (tf.constant(w, tf.float32) for w in (content_weight, style_weight, tv_weight))
+    # Targets and weights are values held in variables, not constants of the graph: ``retarget``
+    # gives the same compiled function another run's (step_cache.py: one trace for a sweep).
+    held_content = {n: tf.Variable(t, trainable=False) for n, t in content_targets.items()}
+    held_style = None if style_terms is not None else {n: tf.Variable(t, trainable=False)
+                                                        for n, t in style_targets.items()}
+    held_weights = [tf.Variable(w, trainable=False, dtype=tf.float32)
+                    for w in (content_weight, style_weight, tv_weight)]
+    c_w, s_w, t_w = held_weights
+    content_targets = held_content
+    if held_style is not None:
+        style_targets = held_style
     if jit_compile and getattr(extractor, "pooling", None) == "max" and xla_refuses_max_pool_gradient():
         warnings.warn("jit_compile=True ignored: with deterministic kernels (seed_everything) XLA has no "
                       "max-pool gradient; the objective runs as a plain compiled graph "
@@ -119,6 +129,21 @@ def make_objective(extractor, image_shape, *, content_targets, style_targets, co
             gradient = gradient / loss_scale
         return losses, gradient
 
+    def retarget(*, content_targets, style_targets, content_weight, style_weight, tv_weight):
+        """Another run's targets (same layers and shapes) and weights, and a fresh loss scale."""
+        if held_style is None:
+            raise ValueError("an objective of style terms (artistic controls) cannot be retargeted")
+        for held, new in ((held_content, content_targets), (held_style, style_targets)):
+            if list(held) != list(new):
+                raise ValueError(f"retarget needs the layers {list(held)}, got {list(new)}")
+            for name, variable in held.items():
+                variable.assign(new[name])  # a new shape raises: that is a new objective
+        for variable, value in zip(held_weights, (content_weight, style_weight, tv_weight)):
+            variable.assign(value)
+        if scaler is not None:
+            scaler.reset()
+
+    value_and_gradient.retarget = retarget
     value_and_gradient.loss_scale = loss_scale
     value_and_gradient.uses_loss_scale = use_scale
     value_and_gradient.scaler = scaler

@@ -29,6 +29,7 @@ from .objective import make_objective
 from .progress import LOSS_KEYS, Recorder
 from .resources import check_memory
 from .scales import content_at_scale, styles_at_scale
+from .step_cache import compiled_steps
 
 
 @dataclass
@@ -123,7 +124,8 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
       content's size). Adam returns the *best* image it measured (``StylizeResult.best_step``).
     - ``callback(step, image, losses)`` runs every ``callback_every`` steps and after the last;
       returning ``False`` stops early. ``estimate`` prints the expected time after 3 steps.
-    - Pass a prebuilt ``extractor`` to reuse it across many runs (sweeps).
+    - Pass a prebuilt ``extractor`` to reuse it across many runs (sweeps): runs of the same image
+      size and layers then also share one compiled step (``step_cache.py``), with their own values.
 
     Long runs (``checkpoint.py``; notebooks/04_optimizing_pixels): ``checkpoint_dir`` gets a
     checkpoint every ``checkpoint_every`` steps, at the end of each scale, when a callback stops
@@ -211,11 +213,11 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
                     chroma = color.to_luminance(content_at_scale(run.content_image, size, run.scales))[1]
                     recorder.view = functools.partial(color.recombine, chroma=chroma,
                                                       swap=run.preserve_color == "luma-swap")
-                objective = _objective(run, extractor, content, styles, start.shape)
                 minimize = run_lbfgs if run.optimizer == "lbfgs" else run_adam
                 here = restored if restored is not None and index == restored.scale else None
-                image, stopped = minimize(objective, start, steps, recorder, size, run, scale=index, ckpt=ckpt,
-                                          restored=here)
+                with _objective(run, extractor, content, styles, start.shape) as objective:
+                    image, stopped = minimize(objective, start, steps, recorder, size, run, scale=index, ckpt=ckpt,
+                                              restored=here)
                 traces.append(objective.experimental_get_tracing_count())
                 if stopped:
                     break
@@ -271,15 +273,28 @@ def _starting_image(run, content: tf.Tensor, style: tf.Tensor, previous, init_im
 
 
 def _objective(run, extractor, content: tf.Tensor, styles: list, image_shape):
-    """The compiled loss and gradient of this scale: content targets, then the style terms."""
+    """The compiled loss and gradient of this scale (a context manager): content targets, then
+    the style terms. A plain objective comes from the extractor's ``step_cache``: a sweep's runs
+    of the same shape share one trace, each with its own targets and weights."""
     content_features = extractor(content)
     terms = controls.style_terms(extractor, styles, content_features, run.style_layers, run.blend,
                                  run.regions, run.strength)
     # One whole-image term with weight 1 is the plain Gatys objective: give it as plain targets.
     plain = len(terms) == 1 and terms[0].weight == 1.0 and terms[0].masks is None
-    return make_objective(
-        extractor, image_shape, content_targets={n: content_features[n] for n in run.content_layers},
-        style_targets=terms[0].targets if plain else None, style_terms=None if plain else terms,
-        content_weight=run.content_weight, style_weight=run.style_weight, tv_weight=run.tv_weight,
-        tv_kind=run.tv_kind, style_layer_weights=run.style_layer_weights, jit_compile=run.jit_compile,
-        image_transform=color.grey if run.preserve_color == "luminance" else None)
+    targets = dict(content_targets={n: content_features[n] for n in run.content_layers},
+                   style_targets=terms[0].targets if plain else None, content_weight=run.content_weight,
+                   style_weight=run.style_weight, tv_weight=run.tv_weight)
+    transform = color.grey if run.preserve_color == "luminance" else None
+
+    def build():
+        return make_objective(
+            extractor, image_shape, **targets, style_terms=None if plain else terms, tv_kind=run.tv_kind,
+            style_layer_weights=run.style_layer_weights, jit_compile=run.jit_compile, image_transform=transform)
+
+    key = None  # style terms (artistic controls) hold their masks in the graph: not shared
+    if plain:
+        shapes = lambda tensors: tuple((n, tuple(t.shape), t.dtype.name) for n, t in tensors.items())
+        weights = None if run.style_layer_weights is None else tuple(run.style_layer_weights.items())
+        key = (tuple(image_shape), shapes(targets["content_targets"]), shapes(targets["style_targets"]), weights,
+               run.tv_kind, bool(run.jit_compile), transform is not None)
+    return compiled_steps(extractor).objective(key, build, **targets)

@@ -1,10 +1,13 @@
 """Optimizer schedules: the settings ``stylize`` fills in for optimizer arguments left as None.
 
 Taught in notebooks/06_speed_and_scale (time to quality); measured by benchmarks/bench_quality.py
-(issue 14). ``arguments.validated`` applies them; this module imports nothing from ``nst_tf``.
+(issue 14). ``arguments.validated`` applies them; this module imports nothing from ``nst_tf``,
+nor TensorFlow until a learning rate is built (``keras_schedule``, ``decay_schedule_class``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -33,3 +36,62 @@ def auto_scales(long_side: int, num_steps):
         return None, num_steps
     coarse = min(int(num_steps) - 1, max(1, round(COARSE_SHARE * int(num_steps))))
     return [long_side // 2, long_side], [coarse, int(num_steps) - coarse]
+
+
+# --- the learning rate of Adam's steps ---------------------------------------------------------
+
+def keras_schedule(learning_rate: float, lr_decay: float, every: int | None, steps: int | None = None,
+                   done: int = 0):
+    """``learning_rate * lr_decay ** (step // every)``, a staircase; with ``every=None``,
+    ``learning_rate * lr_decay ** ((done + step) / steps)``: a smooth fall to ``lr_decay`` times
+    the start over the ``steps`` of the whole run (the "fast" schedule; ``done``: the steps of
+    earlier scales, so the fall goes on across scales instead of starting again). It never
+    stalls early and stretches with the run, so more steps still means a better image
+    (notebooks/06_speed_and_scale)."""
+    if lr_decay == 1.0:
+        return learning_rate
+    import keras
+
+    if every is None:
+        steps = max(1, steps)
+        return keras.optimizers.schedules.ExponentialDecay(learning_rate * lr_decay ** (done / steps),
+                                                           decay_steps=steps, decay_rate=lr_decay, staircase=False)
+    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
+                                                       decay_rate=lr_decay, staircase=True)
+
+
+@functools.cache
+def decay_schedule_class():
+    """``DecaySchedule``: ``keras_schedule``'s learning rate with its numbers in variables, so that
+    the Adam step of a sweep's next run (``step_cache.py``) takes other rates without a new
+    trace. The operations of Keras's ``ExponentialDecay``, hence the same rates bit for bit.
+    (Defined on first use: TensorFlow and Keras are imported only when a run starts.)"""
+    import keras
+    import tensorflow as tf
+
+    class DecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __init__(self):
+            self.initial = tf.Variable(0.0, trainable=False, name="lr_initial")
+            self.rate = tf.Variable(1.0, trainable=False, name="lr_decay_rate")
+            self.decay_steps = tf.Variable(1.0, trainable=False, name="lr_decay_steps")
+            self.staircase = tf.Variable(False, trainable=False, name="lr_staircase")
+
+        def set(self, learning_rate, lr_decay, every, steps, done=0):
+            """``keras_schedule(learning_rate, lr_decay, every, steps, done)``'s numbers."""
+            if lr_decay != 1.0 and every is None:
+                steps = max(1, steps)
+                learning_rate *= lr_decay ** (done / steps)
+            self.initial.assign(learning_rate)
+            self.rate.assign(lr_decay)
+            self.decay_steps.assign(float(every or steps or 1))
+            self.staircase.assign(every is not None)
+
+        def __call__(self, step):
+            p = tf.cast(step, tf.float32) / self.decay_steps
+            p = tf.where(self.staircase, tf.floor(p), p)
+            return tf.multiply(self.initial, tf.pow(self.rate, p))
+
+        def get_config(self):
+            return {}
+
+    return DecaySchedule
