@@ -70,8 +70,9 @@ def runtime_steps(rounds, quick):
             Interpreter, raw, 2, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         variants[(precision, "LiteRT, 2 threads, MIRROR_PAD rewritten")] = transfer_runner(Interpreter, rewritten, 2)
         variants[(precision, "LiteRT, 1 thread, MIRROR_PAD rewritten")] = transfer_runner(Interpreter, rewritten, 1)
-    for run in variants.values():
-        run()  # warm-up: XNNPACK packs weights on the first call
+    if not quick:  # --quick's one round includes the first call's weight packing: it checks, not times
+        for run in variants.values():
+            run()  # warm-up: XNNPACK packs weights on the first call
     results = {key: [] for key in variants}
     for _ in range(rounds):
         for key, run in variants.items():
@@ -149,7 +150,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
-                        help="one round; f16 only in 1, 256 px only in 2, 4 frames, 2 steps at 128 px in 4")
+                        help="one round: no warm-up and f16 only in 1, 256 px only in 2, 4 frames in 3, "
+                             "2 steps at 128 px in 4")
     args = parser.parse_args()
     print(f"# bench_fast: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
     rounds = 1 if args.quick else args.rounds  # --quick: every code path once (tests/test_benchmarks.py)
