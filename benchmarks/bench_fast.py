@@ -56,11 +56,11 @@ def transfer_runner(cls, model: bytes, threads: int, **kwargs):
     return run
 
 
-def runtime_steps(rounds):
+def runtime_steps(rounds, quick):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     variants = {}
-    for precision in ("f16", "int8"):
+    for precision in ("f16",) if quick else ("f16", "int8"):  # --quick: int8 runs in section 2
         raw = asset_path(fast.TRANSFER[precision]).read_bytes()
         rewritten = litert.xnnpack_friendly(raw)
         variants[(precision, "tf.lite.Interpreter, 2 threads (baseline)")] = transfer_runner(tf.lite.Interpreter, raw, 2)
@@ -70,8 +70,9 @@ def runtime_steps(rounds):
             Interpreter, raw, 2, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         variants[(precision, "LiteRT, 2 threads, MIRROR_PAD rewritten")] = transfer_runner(Interpreter, rewritten, 2)
         variants[(precision, "LiteRT, 1 thread, MIRROR_PAD rewritten")] = transfer_runner(Interpreter, rewritten, 1)
-    for run in variants.values():
-        run()  # warm-up: XNNPACK packs weights on the first call
+    if not quick:  # --quick's one round includes the first call's weight packing: it checks, not times
+        for run in variants.values():
+            run()  # warm-up: XNNPACK packs weights on the first call
     results = {key: [] for key in variants}
     for _ in range(rounds):
         for key, run in variants.items():
@@ -129,10 +130,11 @@ def video(quick):
 
 
 def versus_optimization(quick):
-    print("\n## 4. optimization vs feed-forward at 256 px (Tübingen x Starry Night)\n")
-    content = nst_tf.load_image(nst_tf.course_image("tubingen_neckarfront"), max_dim=256)
-    style = nst_tf.load_image(nst_tf.course_image("vangogh_starry_night"), max_dim=256)
-    steps = 5 if quick else 300
+    size = 128 if quick else 256
+    print(f"\n## 4. optimization vs feed-forward at {size} px (Tübingen x Starry Night)\n")
+    content = nst_tf.load_image(nst_tf.course_image("tubingen_neckarfront"), max_dim=size)
+    style = nst_tf.load_image(nst_tf.course_image("vangogh_starry_night"), max_dim=size)
+    steps = 2 if quick else 300
     start = time.perf_counter()
     nst_tf.stylize(content, style, network="squeezenet", num_steps=steps, progress=False)
     optimize_ms = (time.perf_counter() - start) * 1e3
@@ -147,12 +149,14 @@ def versus_optimization(quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="fewer sizes, frames and steps")
+    parser.add_argument("--quick", action="store_true",
+                        help="one round: no warm-up and f16 only in 1, 256 px only in 2, 4 frames in 3, "
+                             "2 steps at 128 px in 4")
     args = parser.parse_args()
     print(f"# bench_fast: {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
     rounds = 1 if args.quick else args.rounds  # --quick: every code path once (tests/test_benchmarks.py)
-    runtime_steps(rounds)
-    sizes(max(2, rounds // 2), args.quick)
+    runtime_steps(rounds, args.quick)
+    sizes(1 if args.quick else max(2, rounds // 2), args.quick)
     video(args.quick)
     versus_optimization(args.quick)
     print(f"\nload average at end {os.getloadavg()} (other processes share these cores: compare "

@@ -1,7 +1,7 @@
 """Is the memory estimate right? ``check_memory``'s need against the measured peak memory of a run.
 
     python benchmarks/bench_memory.py            # VGG19 and SqueezeNet at 256, 384, 512 px
-    python benchmarks/bench_memory.py --quick    # SqueezeNet at 256 px only (10-20 s)
+    python benchmarks/bench_memory.py --quick    # SqueezeNet at 256 px only, in this process (~10 s)
     python benchmarks/bench_memory.py --sizes 512 1024 --precisions float32 mixed_bfloat16
 
 Prints a table and asserts nothing. Every run is a fresh process: it loads the course images and
@@ -11,7 +11,9 @@ increase is the peak RSS during the run minus the RSS just before it (Linux: the
 through /proc/self/clear_refs, read from VmHWM; elsewhere ru_maxrss). That increase holds what
 ``check_memory`` estimates: activations, gradients, temporaries and the compiled step. VGG19 runs
 untrained (memory does not depend on the weights' values); SqueezeNet uses the real file from
-NST_ASSETS_DIR. On a CPU this measures host memory; a GPU's peak would be
+NST_ASSETS_DIR. ``--quick`` makes its one run in this process instead (nothing else has run here
+yet, and the increase is measured from the RSS after the build, so it is the same quantity
+without a second TensorFlow start). On a CPU this measures host memory; a GPU's peak would be
 ``tf.config.experimental.get_memory_info("GPU:0")["peak"]`` (not measured here: no GPU).
 """
 
@@ -73,7 +75,9 @@ def worker(network: str, size: int, precision: str, steps: int) -> dict:
             "increase": (peak_kib - before_kib) * 1024, "peak_source": "VmHWM" if reset else "ru_maxrss"}
 
 
-def measure(network: str, size: int, precision: str, steps: int) -> dict:
+def measure(network: str, size: int, precision: str, steps: int, in_process: bool = False) -> dict:
+    if in_process:
+        return worker(network, size, precision, steps)
     proc = subprocess.run([sys.executable, __file__, "--worker", network, str(size), precision, str(steps)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
@@ -84,7 +88,7 @@ def measure(network: str, size: int, precision: str, steps: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="SqueezeNet at 256 px only")
+    parser.add_argument("--quick", action="store_true", help="SqueezeNet at 256 px only, in this process")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="long sides (px)")
     parser.add_argument("--networks", nargs="+", default=None, choices=["vgg19", "vgg16", "squeezenet"])
     parser.add_argument("--precisions", nargs="+", default=None,
@@ -102,14 +106,17 @@ def main() -> None:
     sizes = args.sizes or ([256] if args.quick else [256, 384, 512])
     networks = args.networks or (["squeezenet"] if args.quick else ["vgg19", "squeezenet"])
     precisions = args.precisions or list(dict.fromkeys(["float32", detect_precision()]))
-    print(f"{args.steps} steps of nst_tf.stylize per run, each in a fresh process; "
+    runs = len(sizes) * len(networks) * len(precisions)
+    in_process = args.quick and runs == 1  # a fresh process costs a TensorFlow start: not for one run
+    print(f"{args.steps} steps of nst_tf.stylize per run, "
+          f"{'in this process' if in_process else 'each in a fresh process'}; "
           f"default precision here: {detect_precision()}")
     print("| network | size | precision | estimate (MiB) | measured peak increase (MiB) | estimate / measured |")
     print("|---|---|---|---:|---:|---:|")
     for network in networks:
         for size in sizes:
             for precision in precisions:
-                row = measure(network, size, precision, args.steps)
+                row = measure(network, size, precision, args.steps, in_process)
                 if "failed" in row:
                     print(f"| {network} | {size} | {precision} | failed: {row['failed']} | | |")
                     continue

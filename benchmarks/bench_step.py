@@ -1,11 +1,14 @@
-"""Speed of one optimization step, and time to a given quality, against the TF tutorial's recipe.
+"""Speed of one optimization step against the TF tutorial's recipe.
 
-    python benchmarks/bench_step.py            # 256 and 512 px, 1000 tutorial steps (long on a CPU)
-    python benchmarks/bench_step.py --quick    # small sizes, a few steps: under 3 minutes
-    python benchmarks/bench_step.py --sizes 256 --tutorial-steps 200
+    python benchmarks/bench_step.py            # 256 and 512 px, 10 timed steps per configuration
+    python benchmarks/bench_step.py --quick    # 64 px, 1 warm-up and 1 timed step, one XLA configuration,
+                                               # all in this process: every table once (tests/test_benchmarks.py)
+    python benchmarks/bench_step.py --sizes 256 --steps 4
 
-Prints tables and asserts nothing. Every configuration runs in its own process, so its peak memory
-(max RSS, or peak GPU memory) is its own; ratios are taken within one run of this script.
+Prints tables and asserts nothing. Every configuration runs in its own process (not with --quick),
+so its peak memory (max RSS, or peak GPU memory) is its own; ratios are taken within one run of this
+script. Time to a given quality (the tutorial's optimizer against the course's, on real features
+and on VGG19) is benchmarks/bench_quality.py's.
 
 The TF tutorial's recipe is re-implemented from its published description
 (tensorflow.org/tutorials/generative/style_transfer): VGG19 up to block5_conv2, style layers
@@ -143,8 +146,8 @@ def worker(config, size, steps):
     print(json.dumps(measure(config, size, steps)))
 
 
-def measure(config, size, steps):
-    """Time ``steps`` steps after two warm-up steps (tracing, compilation) in this process."""
+def measure(config, size, steps, warmup=2):
+    """Time ``steps`` steps after ``warmup`` steps (tracing, compilation) in this process."""
     if config.startswith("tutorial"):
         step, _, _ = _tutorial_step(size, compiled=config == "tutorial-compiled")
     else:
@@ -152,7 +155,7 @@ def measure(config, size, steps):
     def wait(out):  # a float forces the step to finish (GPU work is asynchronous)
         return float(out["total"] if isinstance(out, dict) else out)
 
-    for _ in range(2):
+    for _ in range(warmup):
         wait(step())
     start = time.perf_counter()
     for _ in range(steps):
@@ -161,144 +164,24 @@ def measure(config, size, steps):
     return {"ms": ms, "peak_mb": _peak_memory_mb()}
 
 
-def _lbfgs_time_to(target, evaluate_fn, size, precision, max_evaluations, budget_s):
-    from nst_tf.features import FeatureExtractor
-    from nst_tf.losses import gram_matrix
-    from nst_tf.objective import make_objective
-
-    content, style = _images(size)
-    kw = _course_objective_kwargs(size)
-    extractor = FeatureExtractor(STYLE_LAYERS, CONTENT_LAYERS, precision=precision)
-    f, s = extractor(content), extractor(style)
-    objective = make_objective(extractor, content.shape, content_targets={n: f[n] for n in CONTENT_LAYERS},
-                               style_targets={n: gram_matrix(s[n]) for n in STYLE_LAYERS},
-                               content_weight=kw["content_weight"], style_weight=kw["style_weight"],
-                               tv_weight=kw["tv_weight"])
-    return _lbfgs_race(objective, content, lambda x: float(evaluate_fn(x)), target, budget_s,
-                       max_evaluations)
-
-
-def _lbfgs_race(objective, start, judge, target, budget_s, max_evaluations):
-    """Run L-BFGS until ``judge`` says the loss is at ``target``; the judge's time is nobody's."""
-    from nst_tf.lbfgs import lbfgs_minimize
-
-    objective(start)  # trace before the clock starts, as for the tutorial's step
-    reached, clock = {}, {"excluded": 0.0, "start": time.perf_counter()}
-
-    def value_and_gradient(x):
-        losses, gradient = objective(x)
-        return losses["total"], gradient, None
-
-    def callback(evaluation, candidate, value, extras):
-        t0 = time.perf_counter()
-        judged = judge(candidate)
-        clock["excluded"] += time.perf_counter() - t0
-        now = time.perf_counter() - clock["start"] - clock["excluded"]
-        if judged <= target:
-            reached.update(seconds=now, evaluations=evaluation, loss=judged)
-            return False
-        return now < budget_s
-
-    lbfgs_minimize(value_and_gradient, start, max_evaluations=max_evaluations, callback=callback)
-    return reached
-
-
-def time_to_quality(size, tutorial_steps, precisions=("float32", "mixed_bfloat16")):
-    """Loss reached by ``tutorial_steps`` tutorial Adam steps, then how long the course's L-BFGS
-    needs on the same objective to reach it, all judged by the tutorial's fp32 loss. Model
-    building and tracing are excluded from every clock, and so is the judge's own time."""
-    import tensorflow as tf
-
-    step, image, evaluate = _tutorial_step(size, compiled=True)
-    evaluate_fn = tf.function(evaluate)
-    step()  # trace
-    start = time.perf_counter()
-    for _ in range(tutorial_steps):
-        step()
-    target = float(evaluate_fn(image))
-    elapsed = time.perf_counter() - start
-    start_loss = float(evaluate_fn(_images(size)[0]))
-    print(f"- tutorial: {tutorial_steps} Adam steps in {elapsed:.1f} s reach loss {target:.4g} "
-          f"(start {start_loss:.4g})", flush=True)
-    if start_loss <= target:
-        print("- the starting image already beats that loss (untrained features?): no race to run")
-        return
-    for precision in precisions:
-        reached = _lbfgs_time_to(target, evaluate_fn, size, precision, 10 * tutorial_steps, 3 * elapsed)
-        if reached:
-            print(f"- course L-BFGS ({precision}, same objective): {reached['evaluations']} evaluations, "
-                  f"{reached['seconds']:.1f} s to {reached['loss']:.4g}: "
-                  f"{reached['seconds'] / elapsed:.2f} of the tutorial's wall time", flush=True)
-        else:
-            print(f"- course L-BFGS ({precision}): not at {target:.4g} within 3x the tutorial's time")
-
-
-def time_to_quality_squeezenet(size, adam_steps, precisions=("float32", "mixed_bfloat16")):
-    """The same race on real ImageNet features (SqueezeNet, the course's defaults): the tutorial's
-    optimizer (Adam 0.02, beta_1 0.99, epsilon 0.1, compiled, fp32) against the course's L-BFGS,
-    judged by one fp32 evaluator. Offline, this is the comparison that means something: with
-    untrained VGG19 features the tutorial's Adam does not get below its starting loss."""
-    import keras
-    import tensorflow as tf
-
-    from nst_tf.features import DEFAULT_LAYERS, FeatureExtractor
-    from nst_tf.losses import gram_matrix
-    from nst_tf.objective import make_objective
-    from nst_tf.optimize import NETWORK_DEFAULTS, make_step
-
-    content, style = _images(size)
-    content_layers, style_layers = DEFAULT_LAYERS["squeezenet"]
-
-    def objective_for(precision):
-        extractor = FeatureExtractor(style_layers, content_layers, network="squeezenet", precision=precision)
-        f, s = extractor(content), extractor(style)
-        return make_objective(extractor, content.shape, content_targets={n: f[n] for n in content_layers},
-                              style_targets={n: gram_matrix(s[n]) for n in style_layers},
-                              **NETWORK_DEFAULTS["squeezenet"])
-
-    judge = objective_for("float32")
-    judge_total = lambda x: float(judge(tf.convert_to_tensor(x))[0]["total"])
-    image = tf.Variable(content)
-    adam = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=1e-1)
-    adam.build([image])
-    step = make_step(None, image, adam, content_targets=None, style_targets=None, content_weight=0,
-                     style_weight=0, tv_weight=0, objective=judge)
-    step()  # trace
-    image.assign(content)
-    start = time.perf_counter()
-    for _ in range(adam_steps):
-        step()
-    target = judge_total(image)
-    elapsed = time.perf_counter() - start
-    print(f"- SqueezeNet (real features) {size}²: tutorial's Adam, {adam_steps} steps in {elapsed:.1f} s "
-          f"-> loss {target:.4g} (start {judge_total(content):.4g})", flush=True)
-    for precision in precisions:
-        reached = _lbfgs_race(objective_for(precision), content, judge_total, target, 3 * elapsed,
-                              adam_steps)
-        if reached:
-            print(f"- course L-BFGS ({precision}): {reached['evaluations']} evaluations, "
-                  f"{reached['seconds']:.1f} s: {reached['seconds'] / elapsed:.2f} of the tutorial "
-                  f"optimizer's wall time", flush=True)
-        else:
-            print(f"- course L-BFGS ({precision}): not at {target:.4g} within 3x the time")
+# --quick compiles one XLA configuration (XLA's compile of VGG19 is most of a quick run's time);
+# the other gets a row that says it was skipped.
+QUICK_SKIPS = ("course-xla-bf16",)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and few steps (< 3 min)")
+    parser.add_argument("--quick", action="store_true",
+                        help="64 px, 1 timed step, in this process, one XLA configuration (under a minute)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=None, help="timed steps per configuration")
-    parser.add_argument("--tutorial-steps", type=int, default=None)
-    parser.add_argument("--quality-size", type=int, default=None)
-    parser.add_argument("--only-quality", action="store_true", help="skip the ms/step table")
     parser.add_argument("--worker", nargs=3, metavar=("CONFIG", "SIZE", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
     sizes = args.sizes or ([64] if args.quick else [256, 512])
-    steps = args.steps or (2 if args.quick else 10)
-    tutorial_steps = args.tutorial_steps or (10 if args.quick else 1000)
-    quality_size = args.quality_size or (64 if args.quick else 512)
+    steps = args.steps or (1 if args.quick else 10)
+    warmup = 1 if args.quick else 2  # the first step traces (and compiles); --quick checks, it does not time
 
     import tensorflow as tf
 
@@ -307,20 +190,18 @@ def main():
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
     print(f"# bench_step: {platform.processor() or platform.machine()}, {device}, TF {tf.__version__}, "
           f"VGG19 weights: {default_vgg_weights()}")
-    if args.only_quality:
-        print(f"\n## time to quality at {quality_size}²\n")
-        time_to_quality(quality_size, tutorial_steps)
-        time_to_quality_squeezenet(quality_size, tutorial_steps)
-        return
-    print("\n## ms per step (mean of the timed steps, after 2 warm-up steps)\n")
+    print(f"\n## ms per step (mean of the timed steps, after {warmup} warm-up step{'s' * (warmup > 1)})\n")
     print("| config | " + " | ".join(f"{s}² ms/step | {s}² peak MB" for s in sizes) + " |")
     print("|---|" + "---|---|" * len(sizes))
     results = {}
     for config in CONFIGS:
+        if args.quick and config in QUICK_SKIPS:
+            print(f"| {config} | " + " | ".join("skipped (--quick) | –" for _ in sizes) + " |", flush=True)
+            continue
         cells = []
         for size in sizes:
             if args.quick:  # in this process: fast, but peak memory is not per configuration
-                data = dict(measure(config, size, steps), peak_mb=float("nan"))
+                data = dict(measure(config, size, steps, warmup), peak_mb=float("nan"))
             else:
                 proc = subprocess.run([sys.executable, __file__, "--worker", config, str(size), str(steps)],
                                       capture_output=True, text=True)
@@ -339,9 +220,8 @@ def main():
         if base:
             ratios = ", ".join(f"{c}: {base / results[c, size]:.2f}x" for c in CONFIGS if (c, size) in results)
             print(f"- {size}²: {ratios}")
-    print(f"\n## time to quality at {quality_size}² (evaluator: the tutorial's fp32 loss)\n")
-    time_to_quality(quality_size, tutorial_steps)
-    time_to_quality_squeezenet(quality_size, tutorial_steps)
+    print("\nTime to the tutorial's quality (its optimizer against the course's, SqueezeNet or VGG19): "
+          "benchmarks/bench_quality.py")
 
 
 if __name__ == "__main__":

@@ -24,16 +24,26 @@ def run_quick(script):
 
 def test_bench_step_quick_prints_its_tables():
     need_asset("tubingen_neckarfront")
-    out = run_quick("bench_step.py")
-    assert "| tutorial-compiled |" in out and "| course-bf16 |" in out
-    assert "speed-up against the tutorial" in out and "time to quality" in out
-    assert "failed" not in out
+    out = run_quick("bench_step.py")  # 64 px, one timed step, one XLA configuration, in one process
+    rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in out.splitlines()
+            if line.startswith("| tutorial-") or line.startswith("| course-")}
+    assert sorted(rows) == sorted(["tutorial-eager", "tutorial-compiled", "course-fp32", "course-bf16",
+                                   "course-xla-fp32", "course-xla-bf16"])
+    measured = {config: float(cells[0]) for config, cells in rows.items() if "skipped" not in cells[0]}
+    assert sorted(set(rows) - set(measured)) == ["course-xla-bf16"] and all(ms > 0 for ms in measured.values())
+    speedups = next(line for line in out.splitlines() if line.startswith("- 64²:"))
+    assert "speed-up against the tutorial" in out and "tutorial-compiled: 1.00x" in speedups
+    assert "course-xla-fp32:" in speedups and "bench_quality.py" in out and "failed" not in out
 
 
 def test_bench_fast_quick_prints_its_tables():
     need_asset("magenta_style_transfer_f16")
     out = run_quick("bench_fast.py")
-    assert "|" in out and "ms" in out
+    for section in ("## 1. 384x384", "## 2. ms per image", "## 3. video path", "## 4. optimization vs"):
+        assert section in out
+    assert "| f16 | LiteRT, 2 threads, MIRROR_PAD rewritten |" in out
+    assert "| f16 | 256 |" in out and "| int8 | 256 |" in out and "| int8 | style prediction (256) |" in out
+    assert "| decode/encode threads | 0.5 |" in out and "| ratio |" in out
 
 
 def test_bench_memory_quick_prints_its_table():
@@ -50,12 +60,15 @@ def test_bench_quality_quick_prints_the_race_and_the_sweep(tmp_path):
     for name in ("squeezenet_v1_1_notop", "tubingen_neckarfront", "vangogh_starry_night"):
         need_asset(name)
     plot = tmp_path / "quality.png"
+    # skipped: bf16 (slow without bf16 units), ff-init (TF Lite: bench_fast's), coarse-to-fine with Adam
+    # (its arguments run in "lbfgs 64->128"); each contender costs a trace of its own
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_quality.py"), "--quick", "--skip", "bf16",
-                           "ff-init", "--sweep", "2", "4", "--plot", str(plot)],
+                           "ff-init", "coarse-to-fine", "--sweep", "2", "4", "--plot", str(plot)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "time to quality at 128 px" in out and "| tutorial |" in out
     assert "| old defaults (schedule='classic') |" in out and "| schedule='fast' |" in out
+    assert "| lr 0.05 -> x0.1 smoothly |" in out and "| lbfgs |" in out and "| lbfgs 64->128 [" in out
     assert "| num_steps | seconds |" in out and "failed" not in out
     assert plot.is_file()

@@ -1,7 +1,7 @@
 """benchmarks/gpu_check.py (`make gpu-check`): the report a GPU owner sends back.
 
 No GPU here: the end-to-end test runs --dry-run on two tiny synthetic notebooks (one passes and saves a
-figure, one fails an assert); the GPU paths (nvidia-smi) run against a fake nvidia-smi on PATH.
+figure, one fails an assert), once (each notebook is a papermill process and a kernel); the GPU paths (nvidia-smi) run against a fake nvidia-smi on PATH.
 """
 
 import importlib.util
@@ -95,16 +95,27 @@ def test_dry_run_reports_time_figures_and_the_failing_cell(tmp_path):
 
 
 def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
-    # in this process, with the machine probe (a TensorFlow import) replaced: the kernel still runs
+    # in this process, with the machine probe (a TensorFlow import) and the notebook run replaced:
+    # the test above runs both for real (papermill and a kernel cost seconds per notebook)
     _write_notebooks(tmp_path / "nbs")
     monkeypatch.setattr(gpu_check, "probe_machine", lambda env, weights: {"precision": "float32"})
+    ran = []
+
+    def fake_run(path, args, executed_dir, figures_dir, sample_gpu):
+        ran.append(path.name)
+        assert args.dry_run and gpu_check.parameters(args) == {"FAST": False, "IMAGE_SIZE": 64, "NUM_STEPS": 2}
+        return gpu_check.Result(path.stem, 30.0, gpu_check.stated_time(json.loads(path.read_text())),
+                                peak={"host_mib": 500.0}, slowest="cell 2, 1 s")
+
+    monkeypatch.setattr(gpu_check, "run_notebook", fake_run)
     out = tmp_path / "report.md"
     monkeypatch.setattr(gpu_check, "quality_race", lambda args, env, has_gpu: ["## Time to quality", "", "RACE"])
     status = gpu_check.main(["--dry-run", "--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00",
                              "--out", str(out)])
     assert status == 0, capsys.readouterr().out
+    assert ran == ["00_toy.ipynb"]
     report = out.read_text(encoding="utf-8")
-    assert "| 00_toy | ok |" in report and "01_broken" not in report and "## Failures\n\nNone." in report
+    assert "| 00_toy | ok | 0.5 min (30 s) | 1 min | 0.5× |" in report and "01_broken" not in report and "## Failures\n\nNone." in report
     assert report.rstrip().endswith("## Time to quality\n\nRACE")  # the race comes after the notebooks
 
 
