@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -52,10 +53,19 @@ def make_clip(path, frames=8, size=(72, 52), fps=10.0):
     return path
 
 
-def test_single_image_and_a_folder_with_resume(photos, tmp_path):
+def in_process(capsys, *args):
+    """``cli.main``: the same code as ``run`` without a new process's seconds of TensorFlow import."""
+    code = cli.main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+
+def test_single_image_and_a_folder_with_resume(photos, tmp_path, capsys):
+    # The folder batch runs as a real process (python -m nst_tf, its exit status and its stdout);
+    # the single image and the resume run the same command line in-process.
     folder, style = photos
     out = tmp_path / "one.png"
-    proc = run("fast", folder / "a.png", style, "-o", out, "--strength", "0.6", "--no-progress")
+    proc = in_process(capsys, "fast", folder / "a.png", style, "-o", out, "--strength", "0.6", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (80, 60)
     styled = tmp_path / "styled"
@@ -65,7 +75,7 @@ def test_single_image_and_a_folder_with_resume(photos, tmp_path):
     assert "skipped notes.txt" in proc.stdout and "not an image" in proc.stdout
     assert sorted(p.name for p in folder.iterdir()) == ["a.png", "b.jpg", "notes.txt"]  # inputs untouched
     stamp = (styled / "a.png").stat().st_mtime_ns
-    proc = run("fast", "--style", style, "--input-dir", folder, "--output-dir", styled, "--no-progress")
+    proc = in_process(capsys, "fast", "--style", style, "--input-dir", folder, "--output-dir", styled, "--no-progress")
     assert proc.returncode == 0 and "2 already done" in proc.stdout, proc.stdout
     assert (styled / "a.png").stat().st_mtime_ns == stamp  # resumed, not redone
 

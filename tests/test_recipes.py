@@ -187,14 +187,20 @@ def pictures():
     return content, style, tf.clip_by_value(x, 0.0, 1.0)
 
 
+def reference_vgg19(weights):
+    """The network as the tutorial loads it: keras.applications.VGG19 without the classifier."""
+    base = keras.applications.VGG19(include_top=False, weights=weights)
+    base.trainable = False
+    return base
+
+
 class TutorialModel:
     """The tutorial's feature model, rebuilt from its description: keras.applications.VGG19 without
     the classifier, outputs at the named layers, inputs in [0, 1] scaled by 255 and passed through
-    vgg19.preprocess_input; style layers summarized by the Gram G_cd = sum_ij F_ijc F_ijd / (I J)."""
+    vgg19.preprocess_input; style layers summarized by the Gram G_cd = sum_ij F_ijc F_ijd / (I J).
+    ``base`` is ``reference_vgg19``'s network (the tutorial's and the paper's models share one)."""
 
-    def __init__(self, weights, style_layers, content_layers):
-        base = keras.applications.VGG19(include_top=False, weights=weights)
-        base.trainable = False
+    def __init__(self, base, style_layers, content_layers):
         self.layers = list(style_layers) + list(content_layers)
         self.net = keras.Model(base.input, [base.get_layer(name).output for name in self.layers])
         self.style_layers, self.content_layers = list(style_layers), list(content_layers)
@@ -203,14 +209,17 @@ class TutorialModel:
         return dict(zip(self.layers, self.net(keras.applications.vgg19.preprocess_input(255.0 * images))))
 
     def __call__(self, images):
-        maps = self.features(images)
+        return self.summarize(self.features(images))
 
+    def summarize(self, maps, parts=("content", "style")):
+        """Feature maps (of ``features``) -> the tutorial's content maps and/or style Grams."""
         def gram(a):  # per image: channels x channels, averaged over the I*J positions
             positions = tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
             return tf.einsum("bijc,bijd->bcd", a, a) / positions
 
-        return {"content": {n: maps[n] for n in self.content_layers},
-                "style": {n: gram(maps[n]) for n in self.style_layers}}
+        summary = {"content": lambda: {n: maps[n] for n in self.content_layers},
+                   "style": lambda: {n: gram(maps[n]) for n in self.style_layers}}
+        return {part: summary[part]() for part in parts}
 
 
 def tutorial_terms(model, image, style_targets, content_targets, style_weight=1e-2, content_weight=1e4):
@@ -225,10 +234,12 @@ def tutorial_terms(model, image, style_targets, content_targets, style_weight=1e
     return content, style, TUTORIAL_TV * tf.image.total_variation(image)[0]
 
 
-def paper_matrices(model, image):
-    """F_l of the paper: each layer's features as an N_l x M_l matrix (channels x positions), float64."""
-    return {n: tf.transpose(tf.reshape(tf.cast(f[0], tf.float64), (-1, f.shape[-1])))
-            for n, f in model.features(image).items()}
+def paper_matrices(model, image=None, maps=None):
+    """F_l of the paper: each layer's features as an N_l x M_l matrix (channels x positions), float64.
+    ``maps``: the model's features of the image, when already computed."""
+    maps = model.features(image) if maps is None else maps
+    return {n: tf.transpose(tf.reshape(tf.cast(maps[n][0], tf.float64), (-1, maps[n].shape[-1])))
+            for n in model.layers if n in maps}
 
 
 def paper_terms(model, image, P, S):
@@ -244,16 +255,28 @@ def paper_terms(model, image, P, S):
     return GATYS_ALPHA * content, GATYS_BETA * style
 
 
-def with_gradient(fn, image):
-    with tf.GradientTape() as tape:
-        tape.watch(image)
-        terms = fn(image)
-        total = tf.add_n([tf.cast(t, tf.float64) for t in terms])
-    return [float(t) for t in terms], tape.gradient(total, image).numpy().astype(np.float64)
+def with_gradient(fn, image, sums=None):
+    """fn's terms as floats, and the gradients (float64 arrays) of ``sums``: lists of term indices,
+    by default one sum of all the terms (then one gradient, not a list). Compiled, as the tutorial's
+    train_step is (@tf.function): run eagerly, TensorFlow would also compute the gradient of every
+    convolution kernel, which nobody asks for here (at 512 px, seconds of CI)."""
+    @tf.function
+    def terms_and_gradients(image):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(image)
+            terms = fn(image)
+            totals = [tf.add_n([tf.cast(terms[i], tf.float64) for i in indices])
+                      for indices in (sums or [range(len(terms))])]
+        return terms, [tape.gradient(total, image) for total in totals]
+
+    terms, gradients = terms_and_gradients(image)
+    gradients = [g.numpy().astype(np.float64) for g in gradients]
+    return [float(t) for t in terms], (gradients if sums else gradients[0])
 
 
-def course_objective(extractor, recipe, content, style, shape, **override):
-    features_c, features_s = extractor(content), extractor(style)
+def course_objective(extractor, recipe, features_c, features_s, shape, **override):
+    """make_objective with the recipe's layers and weights; ``features_c``, ``features_s``: the
+    extractor's features of the content and style images (``target_maps``)."""
     weights = {**dict(content_weight=recipe.content_weight, style_weight=recipe.style_weight,
                       tv_weight=recipe.tv_weight), **override}
     return make_objective(extractor, shape, content_targets={n: features_c[n] for n in recipe.content_layers},
@@ -269,10 +292,40 @@ def cosine(a, b):
 def networks(vgg19_file):
     layers = STYLE_LAYERS + ["block4_conv2", "block5_conv2"]
     extractor = FeatureExtractor(STYLE_LAYERS, ["block4_conv2", "block5_conv2"], weights=vgg19_file)
-    tutorial = TutorialModel(vgg19_file, STYLE_LAYERS, ["block5_conv2"])
-    paper = TutorialModel(vgg19_file, STYLE_LAYERS, ["block4_conv2"])  # just the network, for the sums
-    assert set(extractor.layers) == set(layers)
-    return extractor, tutorial, paper
+    base = reference_vgg19(vgg19_file)
+    tutorial = TutorialModel(base, STYLE_LAYERS, ["block5_conv2"])
+    paper = TutorialModel(base, STYLE_LAYERS, ["block4_conv2"])  # just the network, for the sums
+    reference = TutorialModel(base, STYLE_LAYERS, ["block4_conv2", "block5_conv2"])  # targets of both
+    assert set(extractor.layers) == set(layers) == set(reference.layers)
+    return extractor, tutorial, paper, reference
+
+
+@pytest.fixture(scope="module")
+def target_maps(networks, pictures):
+    """``maps(side, name, long_side)``: the course's ("ours") or the reference's ("theirs") feature
+    maps of a target image, each computed once for the module. A VGG19 pass over 384 x 512 pixels
+    takes seconds, and the tests below share their targets (the same content image at the same
+    size, in both recipes). Names: "content", "style" (The Starry Night at its own shape, as the
+    tutorial loads it) and "style_at_x" (resized to x's shape, as the paper's Gram needs). Only
+    the layers a target needs are kept (content: the content layers; style: the style layers)."""
+    extractor, reference = networks[0], networks[3]
+    cache = {}
+
+    def image(name, long_side):
+        content, style, x = (resize_image(p, long_side) for p in pictures)
+        if name == "style_at_x":
+            return tf.image.resize(style, x.shape[1:3], antialias=True)
+        return {"content": content, "style": style}[name]
+
+    def maps(side, name, long_side):
+        key = (side, name, long_side)
+        if key not in cache:
+            network = {"ours": extractor, "theirs": reference.features}[side]
+            keep = ["block4_conv2", "block5_conv2"] if name == "content" else STYLE_LAYERS
+            cache[key] = {n: f for n, f in network(image(name, long_side)).items() if n in keep}
+        return cache[key]
+
+    return maps
 
 
 def tv_bound(height, width):
@@ -282,20 +335,22 @@ def tv_bound(height, width):
     return width / (width - 1) - 1, height / (height - 1) - 1
 
 
-def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures):
+def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures, target_maps):
     """All three terms together at the working size: the constant factor is 1, up to the TV bound."""
-    extractor, tutorial, _ = networks
-    content, style, x = pictures
+    extractor, tutorial, _, _ = networks
+    x = pictures[2]
     height, width = x.shape[1:3]
     assert (height, width) == WORKING_SIZE
     recipe = RECIPES["tf_tutorial"]
     assert (list(recipe.content_layers), list(recipe.style_layers)) == DEFAULT_LAYERS["vgg19"]
-    objective = course_objective(extractor, recipe, content, style, x.shape)
+    objective = course_objective(extractor, recipe, target_maps("ours", "content", 512),
+                                 target_maps("ours", "style", 512), x.shape)
     losses, ours_grad = objective(x)
     ours = [recipe.content_weight * float(losses["content"]), recipe.style_weight * float(losses["style"]),
             recipe.tv_weight * float(losses["tv"])]
     assert float(losses["total"]) == pytest.approx(sum(ours), rel=1e-5)
-    style_targets, content_targets = tutorial(style)["style"], tutorial(content)["content"]
+    style_targets = tutorial.summarize(target_maps("theirs", "style", 512), ["style"])["style"]
+    content_targets = tutorial.summarize(target_maps("theirs", "content", 512), ["content"])["content"]
     theirs, theirs_grad = with_gradient(
         lambda im: tutorial_terms(tutorial, im, style_targets, content_targets), x)
     np.testing.assert_allclose(ours[:2], theirs[:2], rtol=2e-5)  # content and style: exactly equal
@@ -323,23 +378,24 @@ def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures)
     assert cos > 1 - 1e-5 and mismatch < 1e-3
 
 
-def test_tutorial_content_and_style_equal_at_another_size_and_tv_does_not(networks, pictures):
+def test_tutorial_content_and_style_equal_at_another_size_and_tv_does_not(networks, pictures, target_maps):
     """At 256 px content and style still match exactly (both are means, in both); the TV does not:
     the course's mean is resolution-invariant by design, the tutorial's sum shrinks with the pixel
     count, so the fixed tv_weight is 4x the tutorial's TV at half the size."""
-    extractor, tutorial, _ = networks
-    content, style, x = (resize_image(p, 256) for p in pictures)
+    extractor, tutorial, _, _ = networks
+    x = resize_image(pictures[2], 256)
     height, width = x.shape[1:3]
     recipe = RECIPES["tf_tutorial"]
-    style_targets, content_targets = tutorial(style)["style"], tutorial(content)["content"]
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        theirs = tutorial_terms(tutorial, x, style_targets, content_targets)
+    style_targets = tutorial.summarize(target_maps("theirs", "style", 256), ["style"])["style"]
+    content_targets = tutorial.summarize(target_maps("theirs", "content", 256), ["content"])["content"]
+    theirs, theirs_grads = with_gradient(lambda im: tutorial_terms(tutorial, im, style_targets, content_targets),
+                                         x, sums=[[0], [1]])
     for index, term in enumerate(("content", "style")):  # each term and its gradient on its own
         weights = dict(content_weight=0.0, style_weight=0.0, tv_weight=0.0)
         weights[f"{term}_weight"] = getattr(recipe, f"{term}_weight")
-        losses, ours_grad = course_objective(extractor, recipe, content, style, x.shape, **weights)(x)
-        theirs_grad = tape.gradient(theirs[index], x).numpy().astype(np.float64)
+        losses, ours_grad = course_objective(extractor, recipe, target_maps("ours", "content", 256),
+                                             target_maps("ours", "style", 256), x.shape, **weights)(x)
+        theirs_grad = theirs_grads[index]
         ours_grad = ours_grad.numpy().astype(np.float64)
         cos = cosine(ours_grad, theirs_grad)
         relative = np.linalg.norm(ours_grad - theirs_grad) / np.linalg.norm(theirs_grad)
@@ -355,20 +411,21 @@ def test_tutorial_content_and_style_equal_at_another_size_and_tv_does_not(networ
 
 
 @pytest.mark.parametrize("long_side", [512, 256])
-def test_gatys2016_equals_the_papers_sums(networks, pictures, long_side):
+def test_gatys2016_equals_the_papers_sums(networks, pictures, target_maps, long_side):
     """At the working size, the course's objective with the gatys2016 weights *is* the paper's
     alpha * L_content + beta * L_style (alpha/beta = 8e-4, beta = 1). The style term converts at
     any size; the content term's factor N*M/2 depends on the size: at 256 px the paper's content
     sum has 4x fewer entries, so the fixed content_weight is 4x the paper's."""
-    extractor, _, paper = networks
-    content, style, x = (resize_image(p, long_side) for p in pictures)
+    extractor, _, paper, _ = networks
+    x = resize_image(pictures[2], long_side)
     # The paper's Gram is a sum over positions, so its A_l assumes a style image of x's size (the
-    # authors resized it so); the course's Gram is a mean and does not care.
-    style = tf.image.resize(style, x.shape[1:3], antialias=True)
+    # authors resized it so: "style_at_x"); the course's Gram is a mean and does not care.
     recipe = RECIPES["gatys2016"]
-    losses, ours_grad = course_objective(extractor, recipe, content, style, x.shape)(x)
+    losses, ours_grad = course_objective(extractor, recipe, target_maps("ours", "content", long_side),
+                                         target_maps("ours", "style_at_x", long_side), x.shape)(x)
     ours = [recipe.content_weight * float(losses["content"]), recipe.style_weight * float(losses["style"])]
-    P, S = paper_matrices(paper, content), paper_matrices(paper, style)
+    P = paper_matrices(paper, maps=target_maps("theirs", "content", long_side))
+    S = paper_matrices(paper, maps=target_maps("theirs", "style_at_x", long_side))
     if long_side == 512:  # the gradients are compared at the working size only
         theirs, theirs_grad = with_gradient(lambda im: paper_terms(paper, im, P, S), x)
         ours_grad = ours_grad.numpy().astype(np.float64)
