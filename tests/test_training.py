@@ -1,8 +1,10 @@
 """nst_tf.training: the transformer network, the photo pipeline, the training loop (loss falls,
 exact resume, two logical devices = one), and the exported models (.keras, .tflite = Keras).
 
-Tiny sizes throughout (32 px crops, batch 2, width 0.25, SqueezeNet's real weights): one trained
-model is shared by the module."""
+Tiny sizes throughout (32 px crops, batch 2, width 0.25, one residual block, SqueezeNet's real weights):
+one trained model is shared by the module. One block instead of five: the properties tested here do not
+depend on the depth, and every training run traces its step (under MirroredStrategy, once per replica)
+in time proportional to the number of layers and variables."""
 
 import json
 import os
@@ -26,7 +28,7 @@ from nst_tf.training.network import REALTIME, architecture
 from nst_tf.training.loop import TRAINING_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(image_size=32, batch_size=2, network="squeezenet", width=0.25, progress=False)
+TINY = dict(image_size=32, batch_size=2, network="squeezenet", width=0.25, residual_blocks=1, progress=False)
 STEPS = 6
 
 
@@ -127,7 +129,8 @@ def test_realtime_preset_is_the_paper_network_with_3x3_ends():
 
 
 def test_realtime_preset_trains_and_records_its_shape(photos, style, squeezenet_weights):
-    result = train_transformer(style, photos, steps=STEPS, preset="realtime", **dict(TINY, width=None))
+    result = train_transformer(style, photos, steps=STEPS, preset="realtime",
+                               **dict(TINY, width=None, residual_blocks=None))
     total = result.history["total"]
     assert np.all(np.isfinite(total)) and np.mean(total[-3:]) < 0.7 * np.mean(total[:2]), total
     assert result.model.count_params() == parameter_count((8, 16, 32), 3, 5)
@@ -229,7 +232,8 @@ def test_training_loss_falls_and_adds_up(trained):
              + weights["tv_weight"] * np.array(h["tv"]))
     np.testing.assert_allclose(h["total"], total, rtol=1e-5)
     assert np.mean(h["total"][-3:]) < 0.7 * np.mean(h["total"][:2]), h["total"]
-    assert trained.settings["weights"] == "imagenet"
+    assert trained.settings["weights"] == "imagenet" and trained.settings["residual_blocks"] == 1
+    assert len([layer for layer in trained.model.layers if layer.name.endswith("_add")]) == 1
 
 
 def test_resume_repeats_the_uninterrupted_run(trained, photos, style, tmp_path):

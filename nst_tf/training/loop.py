@@ -119,7 +119,8 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
                       style_layers=None, style_layer_weights=None, tv_kind=None, learning_rate: float = 1e-3,
                       seed: int = 0, checkpoint_dir=None, checkpoint_every=None, resume: bool = False,
                       preview_every=None, preview_image=None, callback=None, strategy=None,
-                      progress: bool = True, preset: str | None = None) -> TrainResult:
+                      progress: bool = True, preset: str | None = None,
+                      residual_blocks: int | None = None) -> TrainResult:
     """Train Johnson et al.'s network to paint any photo in the style of ``style_image``.
 
     ``images``: a folder of photos (``dataset.image_dataset``: crops of ``image_size`` px,
@@ -127,8 +128,9 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     file is loaded at a long side of ``style_size`` (256, Johnson et al.'s); a tensor is used as is.
     ``network``: the loss network, "vgg16" (the paper's), "vgg19" or "squeezenet" (real ImageNet
     features on a CPU); its layers and weights default to ``TRAINING_DEFAULTS[network]``.
-    ``weights``: the loss network's, as for ``FeatureExtractor``. ``width``, ``norm``, ``preset``:
-    the transformer's (``build_transformer_net``; "realtime": the small real-time network). Adam
+    ``weights``: the loss network's, as for ``FeatureExtractor``. ``width``, ``norm``, ``preset``,
+    ``residual_blocks``: the transformer's (``build_transformer_net``; "realtime": the small
+    real-time network; an explicit ``width`` or ``residual_blocks`` wins over the preset's). Adam
     with ``learning_rate`` 1e-3 (the paper's).
 
     ``checkpoint_dir`` + ``checkpoint_every``: the network, Adam's state, the stream's position
@@ -152,7 +154,7 @@ def train_transformer(style_image, images, *, steps: int, image_size: int = 256,
     style = _style_tensor(style_image, style_size)
     strategy = strategy or tf.distribute.get_strategy()
     folder = None if isinstance(images, tf.data.Dataset) else Path(images).expanduser()
-    shape = architecture(preset, width)
+    shape = architecture(preset, width, residual_blocks)
     paper = architecture("paper")  # only a shape other than the paper's is recorded: old checkpoints resume
     settings = dict(network=network, width=shape["width"], norm=norm, image_size=int(image_size),
                     batch_size=int(batch_size), seed=int(seed), learning_rate=learning_rate,
