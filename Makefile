@@ -23,9 +23,11 @@ HAVE_VGG19 := $(wildcard $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(VGG19_FILE)
 TEST_VGG_WEIGHTS := $(or $(NST_VGG_WEIGHTS),$(if $(HAVE_VGG19),imagenet,random))
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Two pytest workers: much of a run is single-threaded (kernel start-up, imports, tracing), so two
-# share the 2-core machine well. loadfile keeps the cells of one notebook on one worker, in order.
+# share the 2-core machine well. loadscope keeps the cells of one notebook on one worker, in order,
+# and a test module on one worker (its fixtures are built once), except its classes: each lecture's
+# full-mode run is a class of its own (tests/test_notebooks_full_mode.py).
 # TEST_WORKERS= (empty) runs everything in one process.
-TEST_WORKERS ?= -n 2 --dist loadfile
+TEST_WORKERS ?= -n 2 --dist loadscope
 UV_VERSION ?= 0.13.9
 
 .PHONY: install demo test student figures lab bench gpu-check clean
@@ -58,8 +60,8 @@ demo: install
 # lecture cell; the exercises as stubs, which report "not attempted yet"), and the lecture itself
 # in full mode at toy size through papermill (tests/test_notebooks_full_mode.py: the full-mode
 # branches, and every solution passing its check). tests/test_editions.py fails if student/ is stale.
-# The lectures are listed first: the longest units start first, so that at the end neither worker
-# runs a long notebook alone while the other waits.
+# xdist starts the scopes with the most tests first (the lectures' cells, the long test modules);
+# the full-mode runs, one test per scope, come last and even out the two workers' ends.
 STUDENT_NOTEBOOKS := $(sort $(wildcard student/*.ipynb))
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"

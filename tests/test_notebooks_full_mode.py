@@ -26,8 +26,7 @@ def hub_stand_in(tmp_path_factory):
     return save_hub_stand_in(tmp_path_factory.mktemp("hub") / "magenta_stand_in")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_full_mode_runs_at_toy_size(path, tmp_path, monkeypatch, hub_stand_in):
+def run_full_mode_at_toy_size(path, tmp_path, monkeypatch, hub_stand_in):
     monkeypatch.setenv("NST_HUB_MODEL", hub_stand_in)  # the kernel inherits the environment
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("NST_SAVE_FIGURES", raising=False)
@@ -37,3 +36,17 @@ def test_full_mode_runs_at_toy_size(path, tmp_path, monkeypatch, hub_stand_in):
     setup = next("".join(c["source"]) for c in executed["cells"] if "injected-parameters" in
                  c.get("metadata", {}).get("tags", []))
     assert "FAST = False" in setup and "IMAGE_SIZE = 64" in setup
+
+
+# One class per lecture: `make test` distributes by scope (--dist loadscope), and a class is a
+# scope of its own, so the two workers share these runs (as one module they were 4-5 minutes
+# of one worker).
+for _path in NOTEBOOKS:
+    _name = f"TestFullMode{_path.stem[:2]}"
+
+    def _test(self, tmp_path, monkeypatch, hub_stand_in, path=_path):
+        run_full_mode_at_toy_size(path, tmp_path, monkeypatch, hub_stand_in)
+
+    _test.__name__ = f"test_{_path.stem}_runs_at_toy_size"
+    globals()[_name] = type(_name, (), {_test.__name__: _test})
+del _path, _name, _test
