@@ -58,6 +58,11 @@ class BestImage:
         self.count = tf.Variable(0, trainable=False, dtype=tf.int64, name="steps")
         self.variables = [self.image, self.total, self.step, self.count]
 
+    def reset(self, image) -> None:
+        """No best yet, as when new: the next run of a sweep (``AdamState``)."""
+        for variable, value in zip(self.variables, (image, np.inf, 0, 0)):
+            variable.assign(value)
+
     def update(self, image: tf.Tensor, total: tf.Tensor) -> None:
         self.count.assign_add(1)
 
@@ -159,8 +164,7 @@ class AdamState:
         self.image.assign(start)
         for variable in self.adam.variables:
             variable.assign(tf.zeros_like(variable))
-        for variable, value in zip(self.best.variables, (start, np.inf, 0, 0)):
-            variable.assign(value)
+        self.best.reset(start)
         self.schedule.set(run.learning_rate, run.lr_decay, run.lr_decay_every, total, before)
 
 

@@ -52,12 +52,19 @@ def keras_schedule(learning_rate: float, lr_decay: float, every: int | None, ste
         return learning_rate
     import keras
 
-    if every is None:
-        steps = max(1, steps)
-        return keras.optimizers.schedules.ExponentialDecay(learning_rate * lr_decay ** (done / steps),
-                                                           decay_steps=steps, decay_rate=lr_decay, staircase=False)
-    return keras.optimizers.schedules.ExponentialDecay(learning_rate, decay_steps=every,
-                                                       decay_rate=lr_decay, staircase=True)
+    initial, decay_steps, staircase = decay_numbers(learning_rate, lr_decay, every, steps, done)
+    return keras.optimizers.schedules.ExponentialDecay(initial, decay_steps=decay_steps, decay_rate=lr_decay,
+                                                       staircase=staircase)
+
+
+def decay_numbers(learning_rate: float, lr_decay: float, every: int | None, steps: int | None, done: int = 0):
+    """(initial rate, decay steps, staircase?) of ``keras_schedule``'s decay: with ``every`` a
+    staircase from ``learning_rate``; without, a smooth fall over ``steps`` that has already gone
+    on for ``done`` steps (earlier scales)."""
+    if every is not None:
+        return learning_rate, every, True
+    steps = max(1, steps or 1)
+    return learning_rate * lr_decay ** (done / steps), steps, False
 
 
 @functools.cache
@@ -78,13 +85,11 @@ def decay_schedule_class():
 
         def set(self, learning_rate, lr_decay, every, steps, done=0):
             """``keras_schedule(learning_rate, lr_decay, every, steps, done)``'s numbers."""
-            if lr_decay != 1.0 and every is None:
-                steps = max(1, steps)
-                learning_rate *= lr_decay ** (done / steps)
-            self.initial.assign(learning_rate)
+            initial, decay_steps, staircase = decay_numbers(learning_rate, lr_decay, every, steps, done)
+            self.initial.assign(initial)
             self.rate.assign(lr_decay)
-            self.decay_steps.assign(float(every or steps or 1))
-            self.staircase.assign(every is not None)
+            self.decay_steps.assign(float(decay_steps))
+            self.staircase.assign(staircase)
 
         def __call__(self, step):
             p = tf.cast(step, tf.float32) / self.decay_steps
