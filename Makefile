@@ -27,7 +27,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # and a test module on one worker (its fixtures are built once), except its classes: each lecture's
 # full-mode run is a class of its own (tests/test_notebooks_full_mode.py).
 # TEST_WORKERS= (empty) runs everything in one process.
-TEST_WORKERS ?= -n 2 --dist loadscope
+TEST_WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # One TensorFlow thread per worker when there are workers: by default each process's pools use
 # every core, so two workers' pools oversubscribe the two cores and spin against each other.
 # Measured in one fresh clone: tests' summed durations 1191 -> 1060 s, wall 625 -> 577 s.
@@ -64,8 +64,8 @@ demo: install
 # lecture cell; the exercises as stubs, which report "not attempted yet"), and the lecture itself
 # in full mode at toy size through papermill (tests/test_notebooks_full_mode.py: the full-mode
 # branches, and every solution passing its check). tests/test_editions.py fails if student/ is stale.
-# xdist starts the scopes with the most tests first (the lectures' cells, the long test modules);
-# the full-mode runs, one test per scope, come last and even out the two workers' ends.
+# The scopes go to the workers longest first (tests/conftest.py orders the collection; xdist's own
+# reordering, by number of tests, is off), so the run ends on short test modules on both workers.
 STUDENT_NOTEBOOKS := $(sort $(wildcard student/*.ipynb))
 test: install
 	@echo "make test: fast mode, VGG weights: $(TEST_VGG_WEIGHTS)"

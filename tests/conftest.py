@@ -21,6 +21,30 @@ def need_asset(name: str):
         pytest.skip(f"course file {name!r} not available here: {err}")
 
 
+# `make test` hands whole scopes (a notebook, a module, a class) to its two workers in collection
+# order (--no-loadscope-reorder): the longest go first, so that the run does not end with one
+# worker on a 40-second lecture while the other waits. Toy full-mode lectures and the lectures'
+# fast mode are the longest units, the later lectures the longest of them; then the heaviest
+# modules; then everything else, in its own order.
+HEAVY_MODULES = ("test_recipes", "test_benchmarks", "test_training", "test_bad_inputs", "test_cli",
+                 "test_cli_long_runs", "test_speed", "test_optimize")
+
+
+def _scope_rank(nodeid: str):
+    path = nodeid.split("::")[0]
+    name = path.rsplit("/", 1)[-1]
+    if name == "test_notebooks_full_mode.py":
+        return (0, -int(nodeid.split("::")[1][len("TestFullMode"):] or 0))
+    if path.endswith(".ipynb"):
+        return (1, -int(name[:2]) if name[:2].isdigit() else 0)
+    stem = name.removesuffix(".py")
+    return (2, HEAVY_MODULES.index(stem)) if stem in HEAVY_MODULES else (3, 0)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: _scope_rank(item.nodeid))  # stable: a scope's tests keep their order
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
