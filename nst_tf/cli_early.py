@@ -1,0 +1,111 @@
+"""The command line's checks of what a command reads, made before TensorFlow is imported.
+
+``cli.main`` runs them after the checks of the files it writes: a missing or misspelt image, a
+loop of links, a decompression bomb, a file that is not a picture, a video that is a JPEG, a
+weight float32 cannot hold are one line at once instead of after TensorFlow's seconds of
+start-up. Each check is the function the later code calls too (``decoding.check_image_file``
+is ``images.load_image``'s, ``validation.check_weight`` is ``stylize``'s), never a copy.
+
+Left for after the import, because they need TensorFlow or the decoded pixels: the memory
+check (``arguments.check_size_fits``: it asks TensorFlow for the GPUs), so the content's size
+at --image-size too (the memory check names the size that fits, and comes first); a truncated
+file (only decoding finds it); --style-blend's weights (``controls``); NST_VGG_WEIGHTS
+(``features``); a loss that overflows during the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cli_args import UsageError, _image_source, _mask_styles
+from .recipes import RECIPES
+
+DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
+
+
+def loss_arguments(args) -> dict:
+    """Layers and weights: the --recipe's (if any), overridden by the weight flags given."""
+    loss = {}
+    if args.recipe:
+        recipe = RECIPES[args.recipe]
+        if args.network not in recipe.networks:
+            raise UsageError(f"--recipe {args.recipe} is for {' or '.join(recipe.networks)}, "
+                             f"not --network {args.network}")
+        loss = recipe.arguments()
+    flags = dict(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight)
+    return {**loss, **{name: value for name, value in flags.items() if value is not None}}
+
+
+def _stylize(args) -> None:
+    from .cli_runs import init_source
+    from .decoding import check_image_file
+    from .precision import precision_from_environment
+    from .validation import check_learning_rate, check_scales, check_weight
+
+    styles = [_image_source(text) for text in args.style]
+    masks = [Path(text).expanduser() for text in args.mask or []]
+    loss_arguments(args)  # a --recipe for another --network
+    for name in ("content_weight", "style_weight", "tv_weight"):  # argparse checked them >= 0
+        if getattr(args, name) is not None:
+            check_weight(name, getattr(args, name))
+    if args.learning_rate is not None:
+        check_learning_rate(args.learning_rate)
+    check_scales(args.scales)
+    if args.style_size and args.style_scale:
+        raise UsageError("--style-size and --style-scale both set the style's size; give one")
+    if args.style_blend is not None and masks:
+        raise UsageError("--style-blend blends styles over the whole image; with --mask, give "
+                         "each region its style with --mask-styles")
+    _mask_styles(args.mask_styles, len(styles), len(masks))
+    if args.precision in (None, "auto"):
+        precision_from_environment()
+    check_image_file(_image_source(args.content))  # its size at --image-size: the memory check's, later
+    for path in styles:
+        check_image_file(path, args.style_size)
+    for path in [*masks, *filter(None, [init_source(args)])]:
+        check_image_file(path)
+
+
+def _fast(args) -> None:
+    from .cli_fast import fast_plan
+    from .decoding import check_image_file
+
+    plan = fast_plan(args)
+    for text in filter(None, (plan.get("content"), plan["style"])):
+        check_image_file(_image_source(str(text)))
+
+
+def _video(args) -> None:
+    from .cli_fast import video_plan
+    from .decoding import check_image_file
+
+    video_plan(args)
+    if args.style:
+        check_image_file(_image_source(args.style))
+
+
+def _train(args) -> None:
+    from .decoding import check_image_file
+
+    check_image_file(_image_source(args.style), args.style_size)  # as training loads it
+    if args.preview:
+        check_image_file(_image_source(args.preview))
+
+
+def _demo(args) -> None:
+    from .data import course_image
+    from .precision import precision_from_environment
+
+    precision_from_environment()
+    course_image(DEMO_CONTENT), course_image(DEMO_STYLE)  # AssetError if missing (offline)
+
+
+def check_inputs_early(args) -> None:
+    """The inputs of ``args.command`` (files, course names, numbers), as ``UsageError``."""
+    checks = {"stylize": _stylize, "fast": _fast, "video": _video, "train": _train, "demo": _demo}
+    try:
+        checks.get(args.command, lambda args: None)(args)
+    except UsageError:
+        raise
+    except ValueError as err:  # ImageError, AssetError, a number's check: the same one line as later
+        raise UsageError(str(err)) from None
