@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_args import UsageError, _image_source, _mask_styles
+from .cli_args import UsageError, _check_output, _image_source, _mask_styles
 from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
@@ -42,8 +42,11 @@ def _stylize(args) -> None:
     from .precision import precision_from_environment
     from .validation import check_learning_rate, check_scales, check_weight
 
+    content = _image_source(args.content)
     styles = [_image_source(text) for text in args.style]
     masks = [Path(text).expanduser() for text in args.mask or []]
+    init = list(filter(None, [init_source(args)]))
+    _check_output(Path(args.output).expanduser(), [content, *styles, *masks, *init])  # -o is an input
     loss_arguments(args)  # a --recipe for another --network
     for name in ("content_weight", "style_weight", "tv_weight"):  # argparse checked them >= 0
         if getattr(args, name) is not None:
@@ -59,10 +62,10 @@ def _stylize(args) -> None:
     _mask_styles(args.mask_styles, len(styles), len(masks))
     if args.precision in (None, "auto"):
         precision_from_environment()
-    check_image_file(_image_source(args.content))  # its size at --image-size: the memory check's, later
+    check_image_file(content)  # its size at --image-size: the memory check's, after TensorFlow
     for path in styles:
         check_image_file(path, args.style_size)
-    for path in [*masks, *filter(None, [init_source(args)])]:
+    for path in [*masks, *init]:
         check_image_file(path)
 
 
