@@ -9,8 +9,8 @@ is ``images.load_image``'s, ``validation.check_weight`` is ``stylize``'s), never
 Left for after the import, because they need TensorFlow or the decoded pixels: the memory
 check (``arguments.check_size_fits``: it asks TensorFlow for the GPUs), so the content's size
 at --image-size too (the memory check names the size that fits, and comes first); a truncated
-file (only decoding finds it); --style-blend's weights (``controls``); NST_VGG_WEIGHTS
-(``features``); a loss that overflows during the run.
+file (only decoding finds it); --style-blend's weights (``controls``); a loss that overflows
+during the run.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cli_args import UsageError, _check_output, _image_source, _mask_styles
+from .config import default_weights
 from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
@@ -62,6 +63,8 @@ def _stylize(args) -> None:
     _mask_styles(args.mask_styles, len(styles), len(masks))
     if args.precision in (None, "auto"):
         precision_from_environment()
+    if args.weights is None:
+        default_weights(args.network)  # NST_VGG_WEIGHTS
     check_image_file(content)  # its size at --image-size: the memory check's, after TensorFlow
     for path in styles:
         check_image_file(path, args.style_size)
@@ -90,6 +93,8 @@ def _video(args) -> None:
 def _train(args) -> None:
     from .decoding import check_image_file
 
+    if args.weights is None:
+        default_weights(args.network)  # NST_VGG_WEIGHTS
     check_image_file(_image_source(args.style), args.style_size)  # as training loads it
     if args.preview:
         check_image_file(_image_source(args.preview))

@@ -253,14 +253,13 @@ NEED_TENSORFLOW = {
     "content-truncated": "only decoding the pixels finds a cut-off file; the header is whole",
     "thin-after-resizing": "the content's size at --image-size: the memory check (below) speaks first",
     "image-size-100000": "the memory check asks TensorFlow for the devices and their memory",
-    "NST_VGG_WEIGHTS-bad": "checked where the weights are loaded (features, a TensorFlow module)",
     "loss-overflows-to-inf": "the loss overflows during the run",
 }
 # The later cases that also run as real subprocesses (those of NEED_TENSORFLOW pay TensorFlow's import).
 SUBPROCESS = {"course-name-misspelt", "course-name-partial", "content-symlink-loop", "content-text", "style-1px-fast",
               "bomb-stylize", "bomb-fast-style", "mask-missing", "video-is-a-jpeg", "video-missing",
               "input-dir-missing", "content-weight-1e39", "learning-rate-1e30", "scales-fine-to-coarse",
-              "NST_PRECISION-bad", "image-size-100000", "output-directory", "output-parent-is-a-file",
+              "NST_PRECISION-bad", "NST_VGG_WEIGHTS-bad", "image-size-100000", "output-directory", "output-parent-is-a-file",
               "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file", "fast-output-dir-is-a-file",
               "video-output-parent-is-a-file"}
 FAST_CASES = {"course-name-partial", "content-8px-fast", "style-1px-fast", "bomb-fast-style", "video-is-a-jpeg",
