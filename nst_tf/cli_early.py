@@ -105,6 +105,8 @@ def _demo(args) -> None:
     from .precision import precision_from_environment
 
     precision_from_environment()
+    if args.network:  # without it, the network depends on the GPU, which TensorFlow finds
+        default_weights(args.network)
     course_image(DEMO_CONTENT), course_image(DEMO_STYLE)  # AssetError if missing (offline)
 
 

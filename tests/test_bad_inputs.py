@@ -343,6 +343,39 @@ def test_later_mistakes_as_real_subprocesses(case, world, tmp_path):
     assert imported == (name in NEED_TENSORFLOW), f"{name}: TensorFlow imported: {imported}"
 
 
+BAD_FILES = [("missing.png", None), ("loop_a.png", None), ("dangling.png", None), ("folder.png", None),
+             ("empty.png", None), ("notes.png", None), ("fifo.png", None), ("tiny.png", None), ("one.png", None),
+             ("bomb.png", None), ("strip.png", 256), ("painting.png", 100000)]
+
+
+@pytest.mark.parametrize("name, max_dim", BAD_FILES, ids=[f"{n}-{d}" for n, d in BAD_FILES])
+def test_the_early_image_check_refuses_what_load_image_refuses_in_the_same_words(world, name, max_dim, capsys):
+    from nst_tf.decoding import check_image_file
+    from nst_tf.images import ImageError, load_image
+
+    with pytest.raises(ImageError) as late:
+        load_image(world / name, max_dim=max_dim)
+    with pytest.raises(ImageError) as early:
+        check_image_file(world / name, max_dim)
+    assert str(early.value) == str(late.value)
+
+
+def test_the_early_image_check_passes_good_files_silently_and_leaves_truncation_to_decoding(world, tmp_path,
+                                                                                           capsys, monkeypatch):
+    from nst_tf import decoding
+    from nst_tf.images import ImageError, load_image
+
+    for name in ("photo.png", "snapshot.jpg", "also_photo.png", "strip.png"):
+        decoding.check_image_file(world / name)
+    monkeypatch.setattr(decoding, "MAX_PIXELS", 100 * 100)  # a JPEG decoded at 1/4 size: no note twice
+    Image.fromarray(np.zeros((150, 300, 3), np.uint8)).save(tmp_path / "big.jpg")
+    decoding.check_image_file(tmp_path / "big.jpg", 64)
+    assert capsys.readouterr().err == ""
+    decoding.check_image_file(world / "cut.png")  # its header is whole: only decoding finds the cut
+    with pytest.raises(ImageError, match="truncated"):
+        load_image(world / "cut.png")
+
+
 def test_a_full_disk_is_found_before_the_work(world, capsys, monkeypatch):
     from nst_tf import outputs
 
