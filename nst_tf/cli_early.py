@@ -10,7 +10,7 @@ Left for after the import, because they need TensorFlow or the decoded pixels: t
 check (``arguments.check_size_fits``: it asks TensorFlow for the GPUs), so the content's size
 at --image-size too (the memory check names the size that fits, and comes first); a truncated
 file (only decoding finds it); --style-blend's weights (``controls``); a loss that overflows
-during the run.
+during the run; and a course image not downloaded yet (Keras downloads it, after the import).
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ def loss_arguments(args) -> dict:
 
 
 def _stylize(args) -> None:
-    from .cli_runs import init_source
+    from .cli_runs import INITS
     from .decoding import check_image_file
     from .precision import precision_from_environment
     from .validation import check_learning_rate, check_scales, check_weight
 
-    content = _image_source(args.content)
-    styles = [_image_source(text) for text in args.style]
+    content, *styles = (_image_source(text, download=False) for text in [args.content, *args.style])
     masks = [Path(text).expanduser() for text in args.mask or []]
-    init = list(filter(None, [init_source(args)]))
-    _check_output(Path(args.output).expanduser(), [content, *styles, *masks, *init])  # -o is an input
+    init = [] if args.init in INITS else [_image_source(args.init, download=False)]
+    inputs = [path for path in [content, *styles, *masks, *init] if path is not None]
+    _check_output(Path(args.output).expanduser(), inputs)  # -o is an input
     loss_arguments(args)  # a --recipe for another --network
     for name in ("content_weight", "style_weight", "tv_weight"):  # argparse checked them >= 0
         if getattr(args, name) is not None:
@@ -65,49 +65,53 @@ def _stylize(args) -> None:
         precision_from_environment()
     if args.weights is None:
         default_weights(args.network)  # NST_VGG_WEIGHTS
-    check_image_file(content)  # its size at --image-size: the memory check's, after TensorFlow
-    for path in styles:
-        check_image_file(path, args.style_size)
-    for path in [*masks, *init]:
-        check_image_file(path)
+    # each at the size it is loaded at, but the content: its size at --image-size is the memory check's
+    sizes = [None] + [args.style_size] * len(styles) + [None] * len(masks + init)
+    for path, max_dim in zip([content, *styles, *masks, *init], sizes):
+        if path is not None:
+            check_image_file(path, max_dim)
+
+
+def _check_image(text: str, max_dim: int | None = None) -> None:
+    """``decoding.check_image_file`` for a path or course image name (one to download: later)."""
+    from .decoding import check_image_file
+
+    path = _image_source(text, download=False)
+    if path is not None:
+        check_image_file(path, max_dim)
 
 
 def _fast(args) -> None:
     from .cli_fast import fast_plan
-    from .decoding import check_image_file
 
     plan = fast_plan(args)
     for text in filter(None, (plan.get("content"), plan["style"])):
-        check_image_file(_image_source(str(text)))
+        _check_image(str(text))
 
 
 def _video(args) -> None:
     from .cli_fast import video_plan
-    from .decoding import check_image_file
 
     video_plan(args)
     if args.style:
-        check_image_file(_image_source(args.style))
+        _check_image(args.style)
 
 
 def _train(args) -> None:
-    from .decoding import check_image_file
-
     if args.weights is None:
         default_weights(args.network)  # NST_VGG_WEIGHTS
-    check_image_file(_image_source(args.style), args.style_size)  # as training loads it
+    _check_image(args.style, args.style_size)  # as training loads it
     if args.preview:
-        check_image_file(_image_source(args.preview))
+        _check_image(args.preview)
 
 
 def _demo(args) -> None:
-    from .data import course_image
     from .precision import precision_from_environment
 
     precision_from_environment()
     if args.network:  # without it, the network depends on the GPU, which TensorFlow finds
         default_weights(args.network)
-    course_image(DEMO_CONTENT), course_image(DEMO_STYLE)  # AssetError if missing (offline)
+    _check_image(DEMO_CONTENT), _check_image(DEMO_STYLE)  # AssetError if missing (offline)
 
 
 def check_inputs_early(args) -> None:
