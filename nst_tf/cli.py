@@ -198,14 +198,19 @@ def main(argv=None) -> int:
 def _check_before_loading(args) -> None:
     """The checks of the files a command writes, then of what it reads (``cli_early``), before
     TensorFlow's seconds of start-up."""
-    check_outputs_early(args)  # can it be written at all (a folder, /proc, a name too long, ...)
-    if args.command == "stylize":
-        plan_outputs(args, [args.content, *args.style, *(args.mask or []), args.init])
-    elif args.command == "demo":
-        _check_demo_outputs(args)
-    elif args.command == "train":
-        plan_train(args)
-    check_inputs_early(args)
+    try:
+        check_outputs_early(args)  # can it be written at all (a folder, /proc, a name too long, ...)
+        if args.command == "stylize":
+            plan_outputs(args, [args.content, *args.style, *(args.mask or []), args.init])
+        elif args.command == "demo":
+            _check_demo_outputs(args)
+        elif args.command == "train":
+            plan_train(args)
+        check_inputs_early(args)
+    except UsageError:
+        raise
+    except ValueError as err:  # ImageError, AssetError, a number's check: the same one line as later
+        raise UsageError(str(err)) from None
 
 
 def _run(args) -> int:

@@ -83,10 +83,13 @@ def _check_image(text: str, max_dim: int | None = None) -> None:
 
 def _fast(args) -> None:
     from .cli_fast import fast_plan
+    from .decoding import check_image_file
 
-    plan = fast_plan(args)
-    for text in filter(None, (plan.get("content"), plan["style"])):
-        _check_image(str(text))
+    plan = fast_plan(args, download=False)
+    if plan.get("content") is not None:
+        check_image_file(plan["content"])
+    if plan["style"]:
+        _check_image(plan["style"])
 
 
 def _video(args) -> None:
@@ -115,11 +118,7 @@ def _demo(args) -> None:
 
 
 def check_inputs_early(args) -> None:
-    """The inputs of ``args.command`` (files, course names, numbers), as ``UsageError``."""
+    """The inputs of ``args.command`` (files, course names, numbers): ``UsageError``, or the
+    ``ValueError`` of the check the later code makes (``ImageError``, ``AssetError``, ...)."""
     checks = {"stylize": _stylize, "fast": _fast, "video": _video, "train": _train, "demo": _demo}
-    try:
-        checks.get(args.command, lambda args: None)(args)
-    except UsageError:
-        raise
-    except ValueError as err:  # ImageError, AssetError, a number's check: the same one line as later
-        raise UsageError(str(err)) from None
+    checks.get(args.command, lambda args: None)(args)

@@ -99,9 +99,10 @@ def _fast_style(args, style_text):
     return style_path, load_image(style_path)
 
 
-def fast_plan(args) -> dict:
+def fast_plan(args, download: bool = True) -> dict:
     """``fast``'s arguments checked (no TensorFlow, no image read): with --input-dir, the folders
-    and the style text (None with --model); else the content path, style text and output."""
+    and the style text (None with --model); else the content path, style text and output.
+    ``download=False``: a course image without a local copy is not downloaded (content None)."""
     if args.model and (args.style or args.style_option or (args.input_dir and args.content)):
         raise UsageError("--model is a trained network with its own style: give no STYLE with it")
     if args.input_dir:
@@ -120,9 +121,10 @@ def fast_plan(args) -> dict:
     if not args.content or not (style_text or args.model) or not args.output:
         raise UsageError("fast needs CONTENT STYLE -o OUT or CONTENT --model MODEL -o OUT "
                          "(or --style, --input-dir and --output-dir)")
-    content_path = _image_source(args.content)
+    content_path = _image_source(args.content, download)
     output = Path(args.output).expanduser()
-    _check_output(output, [content_path] + ([_image_source(style_text)] if style_text else []))
+    sources = [content_path] + ([_image_source(style_text, download)] if style_text else [])
+    _check_output(output, [path for path in sources if path is not None])
     return dict(content=content_path, style=style_text, output=output)
 
 
@@ -174,10 +176,7 @@ def video_plan(args) -> tuple[Path, Path]:
     if bool(args.model) == bool(args.style):
         raise UsageError("video needs INPUT STYLE -o OUT or INPUT --model MODEL -o OUT (a trained network has "
                          "its own style)")
-    try:
-        check_video_input(source)
-    except ValueError as err:  # decoding.ImageError
-        raise UsageError(str(err)) from None
+    check_video_input(source)
     return source, output
 
 

@@ -376,6 +376,30 @@ def test_the_early_image_check_passes_good_files_silently_and_leaves_truncation_
         load_image(world / "cut.png")
 
 
+@pytest.mark.parametrize("argv", [["stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", "out.png"],
+                                  ["fast", "tubingen_neckarfront", "vangogh_starry_night", "-o", "out.png"],
+                                  ["train", "vangogh_starry_night", "--images", "photos", "-o", "m.keras"],
+                                  ["demo", "--network", "squeezenet"]], ids=["stylize", "fast", "train", "demo"])
+def test_the_checks_before_tensorflow_never_download_a_course_image(argv, world, tmp_path, monkeypatch):
+    from nst_tf import cli_parser, data
+
+    real_asset_path = data.asset_path
+
+    def download(name):
+        raise AssertionError(f"{name} downloaded before TensorFlow's quiet import")
+
+    monkeypatch.setenv("NST_ASSETS_DIR", str(tmp_path / "no-assets"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no local copy anywhere
+    monkeypatch.delenv("NST_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "asset_path", download)
+    monkeypatch.chdir(world)
+    cli._check_before_loading(cli_parser.build_parser().parse_args(argv))  # left to the later code
+    monkeypatch.setenv("NST_OFFLINE", "1")  # offline, nothing can come later: one line at once
+    monkeypatch.setattr(data, "asset_path", real_asset_path)
+    with pytest.raises(cli.UsageError, match="not available offline"):
+        cli._check_before_loading(cli_parser.build_parser().parse_args(argv))
+
+
 def test_a_full_disk_is_found_before_the_work(world, capsys, monkeypatch):
     from nst_tf import outputs
 
