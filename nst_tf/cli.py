@@ -2,6 +2,8 @@
 
 Expected mistakes (a missing file, a bad number, weights that cannot be found) print one line to
 stderr and exit with status 2: no traceback, no output file, and never an input overwritten.
+Those that need no TensorFlow are found before it is imported (``_check_before_loading``: the
+files written, then ``cli_early``'s checks of what is read), so they come at once.
 """
 
 from __future__ import annotations

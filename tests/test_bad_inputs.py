@@ -251,7 +251,7 @@ LATER_CASES = [
 # The later cases found only after TensorFlow is imported, and why; every other one is found before.
 NEED_TENSORFLOW = {
     "content-truncated": "only decoding the pixels finds a cut-off file; the header is whole",
-    "thin-after-resizing": "the content's size at --image-size: the memory check (below) speaks first",
+    "thin-after-resizing": "the content's size at --image-size is the memory check's, which names the size that fits",
     "image-size-100000": "the memory check asks TensorFlow for the devices and their memory",
     "loss-overflows-to-inf": "the loss overflows during the run",
 }
@@ -259,9 +259,9 @@ NEED_TENSORFLOW = {
 SUBPROCESS = {"course-name-misspelt", "course-name-partial", "content-symlink-loop", "content-text", "style-1px-fast",
               "bomb-stylize", "bomb-fast-style", "mask-missing", "video-is-a-jpeg", "video-missing",
               "input-dir-missing", "content-weight-1e39", "learning-rate-1e30", "scales-fine-to-coarse",
-              "NST_PRECISION-bad", "NST_VGG_WEIGHTS-bad", "image-size-100000", "output-directory", "output-parent-is-a-file",
-              "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file", "fast-output-dir-is-a-file",
-              "video-output-parent-is-a-file"}
+              "NST_PRECISION-bad", "NST_VGG_WEIGHTS-bad", "image-size-100000", "output-directory",
+              "output-parent-is-a-file", "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file",
+              "fast-output-dir-is-a-file", "video-output-parent-is-a-file"}
 FAST_CASES = {"course-name-partial", "content-8px-fast", "style-1px-fast", "bomb-fast-style", "video-is-a-jpeg",
               "video-missing", "input-dir-missing", "output-is-the-style-respelt", "fast-output-dir-is-a-file",
               "fast-output-dir-is-input", "fast-output-directory", "video-output-txt", "video-output-parent-is-a-file",
