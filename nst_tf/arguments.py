@@ -16,7 +16,7 @@ from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
 from .recipes import NETWORK_RECIPES, RECIPES
 from .schedules import COARSE_FROM, COARSE_SHARE, SCHEDULES, auto_scales  # noqa: F401 (re-exported)
-from .validation import check_weight  # noqa: F401 (re-exported: nst_tf.arguments.check_weight)
+from .validation import check_learning_rate, check_scales, check_weight  # noqa: F401 (check_weight re-exported)
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py), from
 # the network's default recipe (recipes.py): VGG, the TF tutorial's objective exactly (its TV of 30
@@ -97,17 +97,6 @@ def _steps_per_scale(num_steps, scales) -> list[int]:
     return [int(n) for n in counts]
 
 
-def _scales(scales):
-    if scales is None:
-        return None
-    scales = list(scales)
-    if not scales or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 32 for s in scales):
-        raise ValueError(f"scales must be long sides in px, each >= 32, got {scales!r}")
-    if scales != sorted(scales):
-        raise ValueError(f"scales must grow from coarse to fine, got {scales!r}")
-    return scales
-
-
 def _layers(network, extractor, content_layers, style_layers, style_layer_weights):
     default_content, default_style = DEFAULT_LAYERS[network]
     if extractor is not None:
@@ -175,13 +164,7 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
     weights = {name: check_weight(name, NETWORK_DEFAULTS[network][name] if value is None else value)
                for name, value in (("content_weight", content_weight), ("style_weight", style_weight),
                                    ("tv_weight", tv_weight))}
-    learning_rate = check_weight("learning_rate", learning_rate)
-    if learning_rate == 0:
-        raise ValueError("learning_rate must be > 0")
-    if learning_rate > 1:  # Adam's step is ~learning_rate per pixel, whatever the gradient's size
-        raise ValueError(f"learning_rate {learning_rate:g} is above 1: Adam moves each pixel by about "
-                         f"learning_rate per step and pixels are in [0, 1], so every pixel would jump to "
-                         f"0 or 1 (a few saturated colours); typical values are 0.005-0.05")
+    learning_rate = check_learning_rate(learning_rate)
     lr_decay = check_weight("lr_decay", lr_decay)
     if not 0 < lr_decay <= 1:
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
@@ -204,7 +187,7 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
         scales, per_scale = auto_scales(long_side, num_steps) if optimizer == "lbfgs" else (None, num_steps)
     else:
         per_scale = num_steps
-    scales = _scales(scales)
+    scales = check_scales(scales)
     content_layers, style_layers, style_layer_weights = _layers(network, extractor, content_layers,
                                                                 style_layers, style_layer_weights)
     styles = _style_images(style_image)

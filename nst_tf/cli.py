@@ -2,6 +2,8 @@
 
 Expected mistakes (a missing file, a bad number, weights that cannot be found) print one line to
 stderr and exit with status 2: no traceback, no output file, and never an input overwritten.
+Those that need no TensorFlow are found before it is imported (``_check_before_loading``: the
+files written, then ``cli_early``'s checks of what is read), so they come at once.
 """
 
 from __future__ import annotations
@@ -12,33 +14,18 @@ import sys
 from pathlib import Path
 
 from .cli_args import EXIT_USAGE, UsageError, _check_new_file, _check_output, _image_source, _mask_styles
+from .cli_early import DEMO_CONTENT, DEMO_STYLE, check_inputs_early, loss_arguments
 from .cli_fast import check_outputs_early, cmd_fast, cmd_video
 from .cli_parser import build_parser
 from .cli_runs import (init_source, interrupted_message, objective_arguments, plan_outputs,
                        run_arguments, save_result, write_extras)
 from .cli_train import cmd_train, plan_train
-from .recipes import RECIPES
-
-DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
 
 
 def _warn_untrained(weights: str) -> None:
     if weights == "random":
         print("note: UNTRAINED (random) features (NST_VGG_WEIGHTS=random): the output is a "
               "pipeline check, not style transfer", file=sys.stderr)
-
-
-def _loss_arguments(args) -> dict:
-    """Layers and weights: the --recipe's (if any), overridden by the weight flags given."""
-    loss = {}
-    if args.recipe:
-        recipe = RECIPES[args.recipe]
-        if args.network not in recipe.networks:
-            raise UsageError(f"--recipe {args.recipe} is for {' or '.join(recipe.networks)}, "
-                             f"not --network {args.network}")
-        loss = recipe.arguments()
-    flags = dict(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight)
-    return {**loss, **{name: value for name, value in flags.items() if value is not None}}
 
 
 def cmd_stylize(args) -> int:
@@ -54,17 +41,12 @@ def cmd_stylize(args) -> int:
     init_path = init_source(args)
     _check_output(output, [content_path, *style_paths, *mask_paths, *([init_path] if init_path else [])])
     plan = plan_outputs(args, [content_path, *style_paths, *mask_paths, *([init_path] if init_path else [])])
-    loss = objective_arguments(args, _loss_arguments(args))
+    loss = objective_arguments(args, loss_arguments(args))
     if args.style_blend is not None:
         try:
             blend_weights(args.style_blend, len(style_paths))
         except ValueError as err:
             raise UsageError(f"--style-blend: {err}") from None
-        if mask_paths:
-            raise UsageError("--style-blend blends styles over the whole image; with --mask, give "
-                             "each region its style with --mask-styles")
-    if args.style_size and args.style_scale:
-        raise UsageError("--style-size and --style-scale both set the style's size; give one")
     mask_styles = _mask_styles(args.mask_styles, len(style_paths), len(mask_paths))
     size = max(args.scales) if args.scales else args.image_size
     check_size_fits(content_path, size, network=args.network, precision=args.precision,
@@ -216,14 +198,21 @@ def main(argv=None) -> int:
 
 
 def _check_before_loading(args) -> None:
-    """The checks of the files a command writes, before TensorFlow's seconds of start-up."""
-    check_outputs_early(args)  # can it be written at all (a folder, /proc, a name too long, ...)
-    if args.command == "stylize":
-        plan_outputs(args, [args.content, *args.style, *(args.mask or []), args.init])
-    elif args.command == "demo":
-        _check_demo_outputs(args)
-    elif args.command == "train":
-        plan_train(args)
+    """The checks of the files a command writes, then of what it reads (``cli_early``), before
+    TensorFlow's seconds of start-up."""
+    try:
+        check_outputs_early(args)  # can it be written at all (a folder, /proc, a name too long, ...)
+        if args.command == "stylize":
+            plan_outputs(args, [args.content, *args.style, *(args.mask or []), args.init])
+        elif args.command == "demo":
+            _check_demo_outputs(args)
+        elif args.command == "train":
+            plan_train(args)
+        check_inputs_early(args)
+    except UsageError:
+        raise
+    except ValueError as err:  # ImageError, AssetError, a number's check: the same one line as later
+        raise UsageError(str(err)) from None
 
 
 def _run(args) -> int:

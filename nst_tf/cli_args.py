@@ -85,12 +85,16 @@ def _mask_styles(texts, count: int, masks: int):
     return styles
 
 
-def _image_source(text: str) -> Path:
-    """A file path, or the name of a course image (see ``python -m nst_tf images``)."""
-    from .data import course_images, course_image
+def _image_source(text: str, download: bool = True) -> Path | None:
+    """A file path, or the name of a course image (see ``python -m nst_tf images``).
+    ``download=False`` (the checks before TensorFlow): None for a course image that would have
+    to be downloaded, which Keras does, after TensorFlow's quiet import."""
+    from .data import course_image, course_images, local_asset, offline
 
     path = Path(text).expanduser()
     if not path.exists() and text in course_images():
+        if not download and not offline() and local_asset(text) is None:
+            return None
         return course_image(text)
     return path
 

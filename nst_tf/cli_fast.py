@@ -99,11 +99,10 @@ def _fast_style(args, style_text):
     return style_path, load_image(style_path)
 
 
-def cmd_fast(args) -> int:
-    from .fast import fast_stylize, load_backend
-    from .images import load_image, resize_image, save_image
-    from .video import stylize_folder
-
+def fast_plan(args, download: bool = True) -> dict:
+    """``fast``'s arguments checked (no TensorFlow, no image read): with --input-dir, the folders
+    and the style text (None with --model); else the content path, style text and output.
+    ``download=False``: a course image without a local copy is not downloaded (content None)."""
     if args.model and (args.style or args.style_option or (args.input_dir and args.content)):
         raise UsageError("--model is a trained network with its own style: give no STYLE with it")
     if args.input_dir:
@@ -117,7 +116,27 @@ def cmd_fast(args) -> int:
             raise UsageError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
         if output_dir.resolve() == input_dir.resolve():
             raise UsageError(f"{output_dir}: is the input folder; refusing to write over the inputs")
-        style = None if args.model else _fast_style(args, style_text)[1]
+        return dict(input_dir=input_dir, output_dir=output_dir, style=None if args.model else style_text)
+    style_text = args.style or args.style_option
+    if not args.content or not (style_text or args.model) or not args.output:
+        raise UsageError("fast needs CONTENT STYLE -o OUT or CONTENT --model MODEL -o OUT "
+                         "(or --style, --input-dir and --output-dir)")
+    content_path = _image_source(args.content, download)
+    output = Path(args.output).expanduser()
+    sources = [content_path] + ([_image_source(style_text, download)] if style_text else [])
+    _check_output(output, [path for path in sources if path is not None])
+    return dict(content=content_path, style=style_text, output=output)
+
+
+def cmd_fast(args) -> int:
+    from .fast import fast_stylize, load_backend
+    from .images import load_image, resize_image, save_image
+    from .video import stylize_folder
+
+    plan = fast_plan(args)
+    if args.input_dir:
+        input_dir, output_dir = plan["input_dir"], plan["output_dir"]
+        style = None if args.model else _fast_style(args, plan["style"])[1]
         model = _trained_model(args) or load_backend(args.backend, args.precision)
         report = stylize_folder(input_dir, output_dir, style, model, strength=args.strength,
                                 max_dim=args.max_dim, progress=not args.no_progress)
@@ -128,13 +147,7 @@ def cmd_fast(args) -> int:
         for name, why in report["skipped"]:
             print(f"skipped {name}: {why}")
         return 0
-    style_text = args.style or args.style_option
-    if not args.content or not (style_text or args.model) or not args.output:
-        raise UsageError("fast needs CONTENT STYLE -o OUT or CONTENT --model MODEL -o OUT "
-                         "(or --style, --input-dir and --output-dir)")
-    content_path = _image_source(args.content)
-    output = Path(args.output).expanduser()
-    _check_output(output, [content_path] + ([_image_source(style_text)] if style_text else []))
+    content_path, style_text, output = plan["content"], plan["style"], plan["output"]
     content = load_image(content_path)
     if args.max_dim and max(content.shape[1:3]) > args.max_dim:
         content = resize_image(content, args.max_dim)
@@ -150,9 +163,9 @@ def cmd_fast(args) -> int:
     return 0
 
 
-def cmd_video(args) -> int:
-    from .fast import load_backend
-    from .video import check_video_input, stylize_video
+def video_plan(args) -> tuple[Path, Path]:
+    """``video``'s (input, output), checked (no TensorFlow): a still image is no video."""
+    from .decoding import check_video_input
 
     output = Path(args.output).expanduser()
     source = Path(args.input).expanduser()
@@ -164,6 +177,14 @@ def cmd_video(args) -> int:
         raise UsageError("video needs INPUT STYLE -o OUT or INPUT --model MODEL -o OUT (a trained network has "
                          "its own style)")
     check_video_input(source)
+    return source, output
+
+
+def cmd_video(args) -> int:
+    from .fast import load_backend
+    from .video import stylize_video
+
+    source, output = video_plan(args)
     style = None if args.model else _fast_style(args, args.style)[1]
     model = _trained_model(args) or load_backend(args.backend, args.precision)
     stats = stylize_video(source, style, output, model, strength=args.strength, max_dim=args.max_dim,

@@ -94,12 +94,13 @@ def plan_train(args) -> TrainPlan:
     images = Path(args.images).expanduser()
     if not images.is_dir():
         raise UsageError(f"{images}: no such folder" if not images.exists() else f"{images}: not a folder (--images)")
-    style = _image_source(args.style)
-    if not style.is_file():
+    style = _image_source(args.style, download=False)  # None: a course image Keras downloads later
+    if style is not None and not style.is_file():
         raise UsageError(f"{style}: no such file (STYLE)")
     if (args.preview_every is None) != (args.preview is None):
         raise UsageError("--preview and --preview-every go together: a photo, and how often to stylize it")
-    if args.preview and not _image_source(args.preview).is_file():
+    preview = _image_source(args.preview, download=False) if args.preview else None
+    if preview is not None and not preview.is_file():
         raise UsageError(f"{args.preview}: no such file (--preview)")
     tflite = output if output.suffix.lower() == ".tflite" else None
     keras_path = output.with_suffix(".keras")

@@ -82,6 +82,23 @@ def settings(fast: bool | None = None) -> ModeSettings:
     return FAST_SETTINGS if (fast_mode() if fast is None else fast) else FULL_SETTINGS
 
 
+class WeightsError(ValueError):
+    """Weights that cannot be found or loaded; the message says which file and what to do.
+    (Here, not in ``features``, so that ``default_weights`` needs no TensorFlow.)"""
+
+
+def default_weights(network: str) -> str:
+    """What ``weights=None`` means: "imagenet" for SqueezeNet, ``default_vgg_weights()`` for VGG;
+    ``WeightsError`` for an NST_VGG_WEIGHTS that is not 'imagenet', 'random' or a file."""
+    if network == "squeezenet":
+        return "imagenet"
+    weights = default_vgg_weights()
+    if weights not in ("imagenet", "random") and not os.path.isfile(weights):
+        raise WeightsError(f"the environment variable NST_VGG_WEIGHTS={weights!r} is not 'imagenet', "
+                           f"'random' or an existing weights file")
+    return weights
+
+
 def default_vgg_weights() -> str:
     """What ``weights=None`` means for VGG: ``NST_VGG_WEIGHTS`` or ``"imagenet"``.
 

@@ -154,18 +154,26 @@ def offline() -> bool:
     return os.environ.get("NST_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def asset_path(name: str) -> Path:
-    """Local path of a course file (image, weights, model), downloading it when needed."""
+def local_asset(name: str) -> Path | None:
+    """The hash-checked local copy of a course file (NST_ASSETS_DIR, then the Keras cache), or None."""
     asset = get_asset(name)
     assets_dir = os.environ.get("NST_ASSETS_DIR", "").strip()
     if assets_dir:
         candidate = Path(assets_dir).expanduser() / asset.subdir / asset.filename
         if candidate.is_file():
             return _checked(candidate, asset, "NST_ASSETS_DIR")
+    cached = keras_cache_dir(asset) / asset.filename
+    return _checked(cached, asset, "Keras cache") if cached.is_file() else None
+
+
+def asset_path(name: str) -> Path:
+    """Local path of a course file (image, weights, model), downloading it when needed."""
+    local = local_asset(name)
+    if local is not None:
+        return local
+    asset = get_asset(name)
     cache_dir = keras_cache_dir(asset)
     cached = cache_dir / asset.filename
-    if cached.is_file():
-        return _checked(cached, asset, "Keras cache")
     how_to = (f"download {asset.url} and put it at "
               f"$NST_ASSETS_DIR/{asset.subdir}/{asset.filename} or {cached}")
     if offline():

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import config
+from .config import WeightsError  # noqa: F401 (re-exported: nst_tf.features.WeightsError)
 from .data import asset_path, download_failure, keras_home, offline
 from .recipes import NETWORK_RECIPES, RECIPES
 from .step_cache import StepCache
@@ -46,10 +47,6 @@ _KERAS_WEIGHTS = {
 # VGG: the TF tutorial's block5_conv2 / block1_conv1 .. block5_conv1; SqueezeNet: the course's.
 DEFAULT_LAYERS = {network: (list(RECIPES[name].content_layers), list(RECIPES[name].style_layers))
                   for network, name in NETWORK_RECIPES.items()}
-
-
-class WeightsError(ValueError):
-    """Weights that cannot be found or loaded; the message says which file and what to do."""
 
 
 def _vgg_blocks(network: str) -> list[int]:
@@ -239,10 +236,7 @@ class FeatureExtractor:
             raise ValueError("ask for at least one layer (style_layers or content_layers)")
         self._keras_name = {name: canonical_layer(name, network) for name in requested}
         if weights is None:
-            weights = "imagenet" if network == "squeezenet" else config.default_vgg_weights()
-            if weights not in ("imagenet", "random") and not Path(weights).is_file():
-                raise WeightsError(f"the environment variable NST_VGG_WEIGHTS={weights!r} is not 'imagenet', "
-                                   f"'random' or an existing weights file")
+            weights = config.default_weights(network)
         weights = str(weights)
         self.compiled_steps = StepCache()  # stylize's compiled objectives, reused by a sweep
         with dtype_policy(precision):  # weights stay float32; convolutions run in `precision`

@@ -5,14 +5,13 @@ Taught in notebooks/01_images_and_vgg_features.
 Every image in the course is a float32 tensor of shape [1, H, W, 3] with values in [0, 1]
 (batch first, channels last, RGB order). Whatever the file holds (grayscale, an alpha channel,
 16 bits per channel, a phone photo rotated by its EXIF tag) comes out in that one form.
-Sizes are checked before decoding (``decoding``); outputs before any work (``outputs``).
+Files and sizes are checked before decoding (``decoding``, which needs no TensorFlow); outputs
+before any work (``outputs``).
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import tempfile
 from pathlib import Path
 
@@ -20,12 +19,10 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from . import decoding
-from .decoding import ImageError, check_complete, format_of, header, limit_side, reduction
+from .decoding import (MIN_SIDE, ImageError, checked_shape, decode_image,  # noqa: F401 (re-exported)
+                       image_dimensions, read_bytes, resized_shape)
 from .outputs import finish_write, write_target
 
-# Five 2x2 poolings in VGG shrink 32 px to 1 px; anything smaller has no deep features at all.
-MIN_SIDE = 32
 _WRITABLE = (".png", ".jpg", ".jpeg")
 
 
@@ -33,95 +30,10 @@ class ImageWriteError(ImageError, OSError):
     """Writing an image failed (disk full, permissions): one line naming the file and the cause."""
 
 
-def _unreadable(path: Path, err: OSError) -> str:
-    """Why ``path`` cannot be opened, in words (``err`` from ``os.stat``)."""
-    if err.errno == errno.ELOOP:
-        return f"{path}: a loop of symbolic links (each points on to the next), not a file"
-    if err.errno == errno.ENOENT and path.is_symlink():
-        return f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
-    if err.errno in (errno.ENOENT, errno.ENOTDIR):
-        from .data import course_image_hint
-
-        return f"{path}: no such file{course_image_hint(str(path))}"
-    return f"{path}: cannot be read ({err.strerror or err})"
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise ImageError(_unreadable(path, err)) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ImageError(f"{path}: is a directory, not an image file")
-    if not stat.S_ISREG(info.st_mode):  # a pipe or a device: reading could block or never end
-        raise ImageError(f"{path}: not a regular file (a pipe, socket or device)")
-    if not info.st_size:
-        raise ImageError(f"{path}: the file is empty (0 bytes)")
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise ImageError(f"{path}: cannot be read ({err.strerror or err})") from None
-
-
-def image_dimensions(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) of an image file, read from its header without decoding the pixels."""
-    data = _read_bytes(Path(path))
-    found = header(data) or (*decode_image(data, path).shape[1::-1], None, 1)
-    return int(found[0]), int(found[1])
-
-
-def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / 255.0
-    if pixels.dtype == np.uint16:
-        return pixels.astype(np.float32) / 65535.0
-    return np.clip(pixels.astype(np.float32), 0.0, 1.0)  # float formats (EXR, HDR)
-
-
-def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to a float32 RGB array [H, W, 3] in [0, 1].
-
-    An image above ``decoding.MAX_PIXELS`` is decoded at a reduced size when it is a JPEG and refused
-    otherwise, before any pixel is decoded; an animation gives its first frame. Both say so
-    in one ``note:`` line on stderr."""
-    path = Path(name)
-    buffer = np.frombuffer(data, np.uint8)
-    kind = format_of(data)
-    reduce = reduction(path, header(data, frames=True))
-    if kind is not None:
-        check_complete(data, path, reduce)
-    flags = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
-    try:
-        raw = cv2.imdecode(buffer, flags.get(reduce, cv2.IMREAD_UNCHANGED))
-    except cv2.error as err:
-        raise ImageError(f"{path}: OpenCV cannot decode it ({str(err).strip().splitlines()[-1]})") from None
-    if raw is None or raw.size == 0:
-        if kind is not None:
-            raise ImageError(f"{path}: the {kind} data is truncated or corrupt")
-        raise ImageError(f"{path}: not an image (unrecognised file format)")
-    if raw.ndim == 3 and raw.shape[2] in (2, 4):
-        # Transparent pixels hold arbitrary colour (often black); composite on white as a viewer does.
-        pixels = _to_unit_float(raw)
-        colour = pixels[..., :1].repeat(3, -1) if raw.shape[2] == 2 else pixels[..., 2::-1]
-        alpha = pixels[..., -1:]
-        return colour * alpha + (1.0 - alpha)
-    # IMREAD_COLOR applies the EXIF orientation and expands grey to three channels;
-    # IMREAD_ANYDEPTH keeps 16-bit data instead of truncating it to 8 bits.
-    bgr = raw if reduce > 1 else cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    if bgr is None:
-        raise ImageError(f"{path}: not an image, or a format OpenCV cannot decode")
-    return _to_unit_float(bgr[..., ::-1])
-
-
-def _resized_shape(height: int, width: int, max_dim: int) -> tuple[int, int]:
-    scale = max_dim / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def resize_image(image: tf.Tensor, max_dim: int) -> tf.Tensor:
     """Scale [B, H, W, 3] so that its long side is ``max_dim`` px, keeping the aspect ratio."""
     height, width = int(image.shape[1]), int(image.shape[2])
-    new_size = _resized_shape(height, width, max_dim)
+    new_size = resized_shape(height, width, max_dim)
     if new_size == (height, width):
         return image
     # antialias: without it, downscaling aliases fine texture, which is exactly what style is.
@@ -139,23 +51,10 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> tf.Tensor
     path = Path(path)
     if max_dim is not None and (not isinstance(max_dim, (int, np.integer)) or max_dim < MIN_SIDE):
         raise ImageError(f"{path}: max_dim must be an integer >= {MIN_SIDE}, got {max_dim!r}")
-    pixels = decode_image(_read_bytes(path), path)
-    height, width = pixels.shape[:2]
-    if min(height, width) < MIN_SIDE:  # before resizing: a 8x8 image is not a photo to upscale 64x
-        raise ImageError(f"{path}: {width}x{height} px is too small: both sides must be at least "
-                         f"{MIN_SIDE} px")
+    pixels = decode_image(read_bytes(path), path)
+    checked_shape(path, *pixels.shape[:2], max_dim)  # too small, or too large or thin once resized
     image = tf.convert_to_tensor(pixels[np.newaxis], tf.float32)
-    if max_dim is not None:
-        new_height, new_width = _resized_shape(height, width, int(max_dim))
-        if new_height * new_width > decoding.MAX_PIXELS:
-            raise ImageError(f"{path}: resizing it to a long side of {max_dim} px gives {new_width}x"
-                             f"{new_height} px, above the {decoding.MAX_PIXELS / 1e6:.3g} MP limit ({limit_side()})")
-        image = resize_image(image, int(max_dim))
-    height, width = int(image.shape[1]), int(image.shape[2])
-    if min(height, width) < MIN_SIDE:
-        raise ImageError(f"{path}: {width}x{height} px after resizing to a long side of {max_dim} px is "
-                         f"too small: both sides must be at least {MIN_SIDE} px")
-    return image
+    return image if max_dim is None else resize_image(image, int(max_dim))
 
 
 def to_uint8(image) -> np.ndarray:

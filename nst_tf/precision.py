@@ -52,14 +52,20 @@ def detect_precision() -> str:
     return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & flags else "float32"
 
 
+def precision_from_environment() -> str | None:
+    """``NST_PRECISION`` if set to a precision, None if unset or "auto"; ``ValueError`` otherwise.
+    Needs no TensorFlow (the command line checks it before the import)."""
+    chosen = os.environ.get("NST_PRECISION", "").strip()
+    if chosen and chosen != "auto" and chosen not in PRECISIONS:
+        raise ValueError(f"the environment variable NST_PRECISION={chosen!r} is not a precision: set it to "
+                         f"one of {', '.join(PRECISIONS)} or auto, or unset it")
+    return chosen if chosen and chosen != "auto" else None
+
+
 def resolve_precision(precision: str | None) -> str:
     """``None``/"auto": ``NST_PRECISION`` or the detected default; otherwise validate the name."""
     if precision in (None, "auto"):
-        chosen = os.environ.get("NST_PRECISION", "").strip()
-        if chosen and chosen != "auto" and chosen not in PRECISIONS:
-            raise ValueError(f"the environment variable NST_PRECISION={chosen!r} is not a precision: set it to "
-                             f"one of {', '.join(PRECISIONS)} or auto, or unset it")
-        precision = chosen if chosen and chosen != "auto" else detect_precision()
+        precision = precision_from_environment() or detect_precision()
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} or 'auto', got {precision!r}")
     return precision

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .fast import fast_stylize, prepared_style
-from .decoding import format_of, header
+from .decoding import check_video_input  # noqa: F401 (re-exported: no TensorFlow in it)
 from .images import ImageError, ImageWriteError, load_image, resize_image, save_image
 from .outputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_folder_writable, check_output_writable, finish_write
 
@@ -239,24 +239,6 @@ def stylize_video(input_path, style_image, output_path, model, strength: float =
     if keep_frames:
         result["stylized"] = frames_out
     return result
-
-
-def check_video_input(path: Path) -> None:
-    """``ImageError`` unless ``path`` is a file that may be a video: OpenCV opens a still image
-    (JPEG, PNG, ...) as a one-frame "video", which is not what anyone means."""
-    if not path.is_file():
-        raise ImageError(f"{path}: is not a file" if path.exists() else
-                         f"{path}: a symbolic link to {path.readlink()}, which does not lead to a file"
-                         if path.is_symlink() else f"{path}: no such file")
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    kind = format_of(head)
-    if kind == "GIF":
-        info = header(path.read_bytes(), frames=True)
-        kind = None if info and info[3] > 1 else kind  # an animated GIF is a (silent) video
-    if kind is not None:
-        raise ImageError(f"{path}: is a still image ({kind}), not a video; stylize an image with "
-                         f"python -m nst_tf fast (or fast_stylize)")
 
 
 def _chain(first, rest):

@@ -7,8 +7,11 @@ every file (and the target of every link) under the test folder is compared befo
 
 Argument mistakes run as real subprocesses: argparse answers before TensorFlow is imported, so
 they are cheap. Mistakes found later run in-process through ``cli.main`` (the same code, without
-paying TensorFlow's import again), and ten of them also as real subprocesses. The cases that need
-a model use SqueezeNet or the TF Lite model at 48-64 px and 1-2 steps.
+paying TensorFlow's import again), and some of them also as real subprocesses. All but the few of
+``NEED_TENSORFLOW`` are found before TensorFlow is imported (``cli_early``): in-process, the import
+is replaced by a failure; as subprocesses, the process reports whether ``tensorflow`` was in
+``sys.modules`` when it exited. The cases that need a model use SqueezeNet or the TF Lite model at
+48-64 px and 1-2 steps.
 """
 
 import hashlib
@@ -117,6 +120,22 @@ def run_cli(argv, cwd, env=None):
     proc = subprocess.run([sys.executable, "-m", "nst_tf", *map(str, argv)], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+# ``python -m nst_tf ARGS`` that also writes, at exit, whether TensorFlow was imported (to a file:
+# stderr and stdout are the command's own, checked line by line).
+PROBE = ("import atexit, os, runpy, sys\n"
+         "atexit.register(lambda: open(os.environ['NST_TEST_PROBE'], 'w').write(str('tensorflow' in sys.modules)))\n"
+         "runpy.run_module('nst_tf', run_name='__main__', alter_sys=True)\n")
+
+
+def run_cli_probed(argv, cwd, probe, env=None):
+    """``run_cli`` plus whether the process had imported TensorFlow when it exited."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, *map(str, argv)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "NST_TEST_PROBE": str(probe), **(env or {})},
+                          timeout=300)
+    assert probe.read_text() in ("True", "False"), proc.stderr  # the probe itself ran
+    return (proc.returncode, proc.stdout, proc.stderr), probe.read_text() == "True"
 
 
 def run_in_process(argv, capsys):
@@ -229,10 +248,20 @@ LATER_CASES = [
     # runs that reach the model (SqueezeNet, 64 px, 2 steps)
     ("loss-overflows-to-inf", [*STYLIZE, *SMALL, "--content-weight", "1e38"], ["loss became inf", "loss weights"]),
 ]
-# The later cases that also run as real subprocesses (each pays TensorFlow's import).
-SUBPROCESS = {"course-name-misspelt", "content-symlink-loop", "bomb-stylize", "video-is-a-jpeg", "content-weight-1e39",
-              "image-size-100000", "output-directory", "output-parent-is-a-file", "output-under-proc",
-              "output-symlink-loop", "demo-folder-is-a-file", "fast-output-dir-is-a-file", "video-output-parent-is-a-file"}
+# The later cases found only after TensorFlow is imported, and why; every other one is found before.
+NEED_TENSORFLOW = {
+    "content-truncated": "only decoding the pixels finds a cut-off file; the header is whole",
+    "thin-after-resizing": "the content's size at --image-size is the memory check's, which names the size that fits",
+    "image-size-100000": "the memory check asks TensorFlow for the devices and their memory",
+    "loss-overflows-to-inf": "the loss overflows during the run",
+}
+# The later cases that also run as real subprocesses (those of NEED_TENSORFLOW pay TensorFlow's import).
+SUBPROCESS = {"course-name-misspelt", "course-name-partial", "content-symlink-loop", "content-text", "style-1px-fast",
+              "bomb-stylize", "bomb-fast-style", "mask-missing", "video-is-a-jpeg", "video-missing",
+              "input-dir-missing", "content-weight-1e39", "learning-rate-1e30", "scales-fine-to-coarse",
+              "NST_PRECISION-bad", "NST_VGG_WEIGHTS-bad", "image-size-100000", "output-directory",
+              "output-parent-is-a-file", "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file",
+              "fast-output-dir-is-a-file", "video-output-parent-is-a-file"}
 FAST_CASES = {"course-name-partial", "content-8px-fast", "style-1px-fast", "bomb-fast-style", "video-is-a-jpeg",
               "video-missing", "input-dir-missing", "output-is-the-style-respelt", "fast-output-dir-is-a-file",
               "fast-output-dir-is-input", "fast-output-directory", "video-output-txt", "video-output-parent-is-a-file",
@@ -247,7 +276,7 @@ def _case(entry):
 def test_the_matrix_has_at_least_40_cases():
     assert len(ARGUMENT_CASES) + len(LATER_CASES) >= 40
     assert len({c[0] for c in ARGUMENT_CASES + LATER_CASES}) == len(ARGUMENT_CASES) + len(LATER_CASES)
-    assert SUBPROCESS <= {c[0] for c in LATER_CASES}
+    assert SUBPROCESS <= {c[0] for c in LATER_CASES} and set(NEED_TENSORFLOW) <= {c[0] for c in LATER_CASES}
 
 
 @pytest.mark.parametrize("case", ARGUMENT_CASES, ids=[c[0] for c in ARGUMENT_CASES])
@@ -286,19 +315,89 @@ def test_later_mistakes_in_process(case, world, capsys, monkeypatch):
         need_asset("squeezenet_v1_1_notop")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    imports = []
+    real_import = cli._import_tensorflow_quietly
+
+    def import_tensorflow():
+        imports.append(name)
+        if name not in NEED_TENSORFLOW:
+            raise AssertionError(f"{name}: TensorFlow was imported before the mistake was found")
+        real_import()
+
+    monkeypatch.setattr(cli, "_import_tensorflow_quietly", import_tensorflow)
     monkeypatch.chdir(world)
     before = snapshot(world)
     assert_one_line_error(*run_in_process(_argv(argv, world), capsys), fragments)
     assert snapshot(world) == before
+    assert bool(imports) == (name in NEED_TENSORFLOW)  # the list is exact: none of them found early
 
 
 @pytest.mark.parametrize("case", [c for c in LATER_CASES if c[0] in SUBPROCESS],
                          ids=[c[0] for c in LATER_CASES if c[0] in SUBPROCESS])
-def test_later_mistakes_as_real_subprocesses(case, world):
+def test_later_mistakes_as_real_subprocesses(case, world, tmp_path):
     name, argv, fragments, env = _case(case)
     before = snapshot(world)
-    assert_one_line_error(*run_cli(_argv(argv, world), world, env), fragments)
+    result, imported = run_cli_probed(_argv(argv, world), world, tmp_path / "probe.txt", env)
+    assert_one_line_error(*result, fragments)
     assert snapshot(world) == before
+    assert imported == (name in NEED_TENSORFLOW), f"{name}: TensorFlow imported: {imported}"
+
+
+BAD_FILES = [("missing.png", None), ("loop_a.png", None), ("dangling.png", None), ("folder.png", None),
+             ("empty.png", None), ("notes.png", None), ("fifo.png", None), ("tiny.png", None), ("one.png", None),
+             ("bomb.png", None), ("strip.png", 256), ("painting.png", 100000)]
+
+
+@pytest.mark.parametrize("name, max_dim", BAD_FILES, ids=[f"{n}-{d}" for n, d in BAD_FILES])
+def test_the_early_image_check_refuses_what_load_image_refuses_in_the_same_words(world, name, max_dim, capsys):
+    from nst_tf.decoding import check_image_file
+    from nst_tf.images import ImageError, load_image
+
+    with pytest.raises(ImageError) as late:
+        load_image(world / name, max_dim=max_dim)
+    with pytest.raises(ImageError) as early:
+        check_image_file(world / name, max_dim)
+    assert str(early.value) == str(late.value)
+
+
+def test_the_early_image_check_passes_good_files_silently_and_leaves_truncation_to_decoding(world, tmp_path,
+                                                                                           capsys, monkeypatch):
+    from nst_tf import decoding
+    from nst_tf.images import ImageError, load_image
+
+    for name in ("photo.png", "snapshot.jpg", "also_photo.png", "strip.png"):
+        decoding.check_image_file(world / name)
+    monkeypatch.setattr(decoding, "MAX_PIXELS", 100 * 100)  # a JPEG decoded at 1/4 size: no note twice
+    Image.fromarray(np.zeros((150, 300, 3), np.uint8)).save(tmp_path / "big.jpg")
+    decoding.check_image_file(tmp_path / "big.jpg", 64)
+    assert capsys.readouterr().err == ""
+    decoding.check_image_file(world / "cut.png")  # its header is whole: only decoding finds the cut
+    with pytest.raises(ImageError, match="truncated"):
+        load_image(world / "cut.png")
+
+
+@pytest.mark.parametrize("argv", [["stylize", "tubingen_neckarfront", "vangogh_starry_night", "-o", "out.png"],
+                                  ["fast", "tubingen_neckarfront", "vangogh_starry_night", "-o", "out.png"],
+                                  ["train", "vangogh_starry_night", "--images", "photos", "-o", "m.keras"],
+                                  ["demo", "--network", "squeezenet"]], ids=["stylize", "fast", "train", "demo"])
+def test_the_checks_before_tensorflow_never_download_a_course_image(argv, world, tmp_path, monkeypatch):
+    from nst_tf import cli_parser, data
+
+    real_asset_path = data.asset_path
+
+    def download(name):
+        raise AssertionError(f"{name} downloaded before TensorFlow's quiet import")
+
+    monkeypatch.setenv("NST_ASSETS_DIR", str(tmp_path / "no-assets"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no local copy anywhere
+    monkeypatch.delenv("NST_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "asset_path", download)
+    monkeypatch.chdir(world)
+    cli._check_before_loading(cli_parser.build_parser().parse_args(argv))  # left to the later code
+    monkeypatch.setenv("NST_OFFLINE", "1")  # offline, nothing can come later: one line at once
+    monkeypatch.setattr(data, "asset_path", real_asset_path)
+    with pytest.raises(cli.UsageError, match="not available offline"):
+        cli._check_before_loading(cli_parser.build_parser().parse_args(argv))
 
 
 def test_a_full_disk_is_found_before_the_work(world, capsys, monkeypatch):

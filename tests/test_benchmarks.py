@@ -46,6 +46,13 @@ def test_bench_fast_quick_prints_its_tables():
     assert "| decode/encode threads | 0.5 |" in out and "| ratio |" in out
 
 
+def test_bench_cli_errors_quick_prints_its_table():
+    out = run_quick("bench_cli_errors.py")  # two mistakes, one round: ~1 s each
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0].strip() for row in rows] == ["misspelt course image", "not a picture"]
+    assert all(row[4].strip() == "no" and row[5].strip() == "2" and float(row[2]) > 0 for row in rows)
+
+
 def test_bench_memory_quick_prints_its_table():
     for name in ("squeezenet_v1_1_notop", "tubingen_neckarfront", "vangogh_starry_night"):
         need_asset(name)
