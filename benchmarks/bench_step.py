@@ -21,6 +21,7 @@ without tf.function.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -38,6 +39,9 @@ CONFIGS = ["tutorial-eager", "tutorial-compiled", "course-fp32", "course-bf16", 
            "course-xla-bf16"]
 
 
+# --quick measures every configuration in one process: the images, the tutorial's network and each
+# precision's extractor are built once there (each config still traces and compiles its own step).
+@functools.lru_cache(maxsize=None)
 def _images(size):
     import tensorflow as tf
 
@@ -49,6 +53,7 @@ def _images(size):
     return tf.image.resize(content, (size, size)), tf.image.resize(style, (size, size))
 
 
+@functools.lru_cache(maxsize=None)
 def tutorial_loss_fn(size):
     """The tutorial's model and loss, fp32, as a function image -> total loss."""
     import keras
@@ -112,21 +117,29 @@ def _course_objective_kwargs(size):
                 style_weight=1e-2, tv_weight=30.0 * size * size * 3)
 
 
+@functools.lru_cache(maxsize=None)
+def _course_features(size, precision):
+    """The course's extractor in ``precision`` and its features of the content and style images."""
+    from nst_tf.features import FeatureExtractor
+
+    content, style = _images(size)
+    extractor = FeatureExtractor(STYLE_LAYERS, CONTENT_LAYERS, precision=precision)
+    return extractor, extractor(content), extractor(style)
+
+
 def _course_step(size, precision, xla):
     import keras
     import tensorflow as tf
 
-    from nst_tf.features import FeatureExtractor
     from nst_tf.losses import gram_matrix
     from nst_tf.optimize import make_step
 
-    content, style = _images(size)
-    extractor = FeatureExtractor(STYLE_LAYERS, CONTENT_LAYERS, precision=precision)
+    content, _ = _images(size)
+    extractor, f, s = _course_features(size, precision)
     kw = _course_objective_kwargs(size)
     image = tf.Variable(content)
     opt = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=1e-1)
     opt.build([image])
-    f, s = extractor(content), extractor(style)
     step = make_step(extractor, image, opt, content_targets={n: f[n] for n in CONTENT_LAYERS},
                      style_targets={n: gram_matrix(s[n]) for n in STYLE_LAYERS},
                      content_weight=kw["content_weight"], style_weight=kw["style_weight"],

@@ -222,11 +222,13 @@ class TutorialModel:
         return {part: summary[part]() for part in parts}
 
 
-def tutorial_terms(model, image, style_targets, content_targets, style_weight=1e-2, content_weight=1e4):
+def tutorial_terms(model, image, style_targets, content_targets, style_weight=1e-2, content_weight=1e4,
+                   maps=None):
     """The tutorial's loss, term by term (content, style, tv): each layer's mean squared error,
     summed over layers and scaled by weight / number of layers; plus total_variation_weight times
-    tf.image.total_variation of the image (a sum over pixels and channels)."""
-    out = model(image)
+    tf.image.total_variation of the image (a sum over pixels and channels). ``maps``: the
+    reference network's features of the image, when already computed."""
+    out = model.summarize(model.features(image) if maps is None else maps)
     squared_errors = lambda got, want: [tf.reduce_mean(tf.square(got[k] - want[k])) for k in want]
     style = style_weight / len(style_targets) * tf.add_n(squared_errors(out["style"], style_targets))
     content = (content_weight / len(content_targets)
@@ -242,10 +244,10 @@ def paper_matrices(model, image=None, maps=None):
             for n in model.layers if n in maps}
 
 
-def paper_terms(model, image, P, S):
+def paper_terms(model, image, P, S, maps=None):
     """Gatys et al. 2016, eqs. 1-5, as sums: (alpha * 1/2 sum (F - P)^2,
     beta * sum_l w_l sum (G - A)^2 / (4 N_l^2 M_l^2)), with G = F F^T, A = S S^T, w_l = 1/5."""
-    F = paper_matrices(model, image)
+    F = paper_matrices(model, image, maps)
     content = 0.5 * tf.reduce_sum((F["block4_conv2"] - P["block4_conv2"]) ** 2)
     style = 0.0
     for layer in STYLE_LAYERS:
@@ -279,9 +281,14 @@ def course_objective(extractor, recipe, features_c, features_s, shape, **overrid
     extractor's features of the content and style images (``target_maps``)."""
     weights = {**dict(content_weight=recipe.content_weight, style_weight=recipe.style_weight,
                       tv_weight=recipe.tv_weight), **override}
-    return make_objective(extractor, shape, content_targets={n: features_c[n] for n in recipe.content_layers},
-                          style_targets={n: gram_matrix(features_s[n]) for n in recipe.style_layers},
-                          tv_kind=recipe.tv_kind, **weights)
+    return make_objective(extractor, shape, tv_kind=recipe.tv_kind,
+                          **course_targets(recipe, features_c, features_s), **weights)
+
+
+def course_targets(recipe, features_c, features_s):
+    """The course's targets of the recipe's layers: content maps and style Grams (``gram_matrix``)."""
+    return dict(content_targets={n: features_c[n] for n in recipe.content_layers},
+                style_targets={n: gram_matrix(features_s[n]) for n in recipe.style_layers})
 
 
 def cosine(a, b):
@@ -328,6 +335,27 @@ def target_maps(networks, pictures):
     return maps
 
 
+@pytest.fixture(scope="module")
+def reference_at_512(networks, pictures, target_maps):
+    """Both references at the working size, terms and gradients: the tutorial's (content, style,
+    tv) and the paper's (content, style) of x, each total with its own gradient. One compiled
+    forward pass of the reference network serves both (its outputs hold the layers of both
+    recipes): a VGG19 pass and a trace at 384 x 512 fewer than one function per recipe."""
+    _, tutorial, paper, reference = networks
+    style_targets = tutorial.summarize(target_maps("theirs", "style", 512), ["style"])["style"]
+    content_targets = tutorial.summarize(target_maps("theirs", "content", 512), ["content"])["content"]
+    P = paper_matrices(paper, maps=target_maps("theirs", "content", 512))
+    S = paper_matrices(paper, maps=target_maps("theirs", "style_at_x", 512))
+
+    def both(image):
+        maps = reference.features(image)
+        return (*tutorial_terms(tutorial, image, style_targets, content_targets, maps=maps),
+                *paper_terms(paper, image, P, S, maps=maps))
+
+    terms, (tutorial_grad, paper_grad) = with_gradient(both, pictures[2], sums=[[0, 1, 2], [3, 4]])
+    return {"tf_tutorial": (terms[:3], tutorial_grad), "gatys2016": (terms[3:], paper_grad)}
+
+
 def tv_bound(height, width):
     """The course's TV term times 3*H*W over the tutorial's summed TV lies in [1 + e_x, 1 + e_y]:
     sum|dx| has 3H(W-1) terms, sum|dy| has 3(H-1)W, so 3HW * (mean|dx| + mean|dy|) =
@@ -335,9 +363,9 @@ def tv_bound(height, width):
     return width / (width - 1) - 1, height / (height - 1) - 1
 
 
-def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures, target_maps):
+def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures, target_maps, reference_at_512):
     """All three terms together at the working size: the constant factor is 1, up to the TV bound."""
-    extractor, tutorial, _, _ = networks
+    extractor = networks[0]
     x = pictures[2]
     height, width = x.shape[1:3]
     assert (height, width) == WORKING_SIZE
@@ -349,10 +377,7 @@ def test_tutorial_objective_equals_the_course_default_at_512(networks, pictures,
     ours = [recipe.content_weight * float(losses["content"]), recipe.style_weight * float(losses["style"]),
             recipe.tv_weight * float(losses["tv"])]
     assert float(losses["total"]) == pytest.approx(sum(ours), rel=1e-5)
-    style_targets = tutorial.summarize(target_maps("theirs", "style", 512), ["style"])["style"]
-    content_targets = tutorial.summarize(target_maps("theirs", "content", 512), ["content"])["content"]
-    theirs, theirs_grad = with_gradient(
-        lambda im: tutorial_terms(tutorial, im, style_targets, content_targets), x)
+    theirs, theirs_grad = reference_at_512["tf_tutorial"]
     np.testing.assert_allclose(ours[:2], theirs[:2], rtol=2e-5)  # content and style: exactly equal
     e_x, e_y = tv_bound(height, width)  # 0.196%, 0.261%
     tv_ratio = ours[2] / theirs[2]
@@ -390,11 +415,14 @@ def test_tutorial_content_and_style_equal_at_another_size_and_tv_does_not(networ
     content_targets = tutorial.summarize(target_maps("theirs", "content", 256), ["content"])["content"]
     theirs, theirs_grads = with_gradient(lambda im: tutorial_terms(tutorial, im, style_targets, content_targets),
                                          x, sums=[[0], [1]])
+    features_c, features_s = target_maps("ours", "content", 256), target_maps("ours", "style", 256)
+    objective = course_objective(extractor, recipe, features_c, features_s, x.shape)
     for index, term in enumerate(("content", "style")):  # each term and its gradient on its own
         weights = dict(content_weight=0.0, style_weight=0.0, tv_weight=0.0)
         weights[f"{term}_weight"] = getattr(recipe, f"{term}_weight")
-        losses, ours_grad = course_objective(extractor, recipe, target_maps("ours", "content", 256),
-                                             target_maps("ours", "style", 256), x.shape, **weights)(x)
+        # The weights are held in variables: retarget reuses the one trace (a VGG19 gradient graph).
+        objective.retarget(**course_targets(recipe, features_c, features_s), **weights)
+        losses, ours_grad = objective(x)
         theirs_grad = theirs_grads[index]
         ours_grad = ours_grad.numpy().astype(np.float64)
         cos = cosine(ours_grad, theirs_grad)
@@ -411,7 +439,7 @@ def test_tutorial_content_and_style_equal_at_another_size_and_tv_does_not(networ
 
 
 @pytest.mark.parametrize("long_side", [512, 256])
-def test_gatys2016_equals_the_papers_sums(networks, pictures, target_maps, long_side):
+def test_gatys2016_equals_the_papers_sums(networks, pictures, target_maps, long_side, request):
     """At the working size, the course's objective with the gatys2016 weights *is* the paper's
     alpha * L_content + beta * L_style (alpha/beta = 8e-4, beta = 1). The style term converts at
     any size; the content term's factor N*M/2 depends on the size: at 256 px the paper's content
@@ -424,12 +452,12 @@ def test_gatys2016_equals_the_papers_sums(networks, pictures, target_maps, long_
     losses, ours_grad = course_objective(extractor, recipe, target_maps("ours", "content", long_side),
                                          target_maps("ours", "style_at_x", long_side), x.shape)(x)
     ours = [recipe.content_weight * float(losses["content"]), recipe.style_weight * float(losses["style"])]
-    P = paper_matrices(paper, maps=target_maps("theirs", "content", long_side))
-    S = paper_matrices(paper, maps=target_maps("theirs", "style_at_x", long_side))
     if long_side == 512:  # the gradients are compared at the working size only
-        theirs, theirs_grad = with_gradient(lambda im: paper_terms(paper, im, P, S), x)
+        theirs, theirs_grad = request.getfixturevalue("reference_at_512")["gatys2016"]
         ours_grad = ours_grad.numpy().astype(np.float64)
     else:
+        P = paper_matrices(paper, maps=target_maps("theirs", "content", long_side))
+        S = paper_matrices(paper, maps=target_maps("theirs", "style_at_x", long_side))
         theirs = [float(t) for t in paper_terms(paper, x, P, S)]
     content_factor = (WORKING_SIZE[0] // 8 * WORKING_SIZE[1] // 8) / (x.shape[1] // 8 * x.shape[2] // 8)
     np.testing.assert_allclose(ours, [content_factor * theirs[0], theirs[1]], rtol=1e-4)
