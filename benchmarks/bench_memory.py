@@ -50,7 +50,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def worker(network: str, size: int, precision: str, steps: int) -> dict:
+def worker(network: str, size: int, precision: str, steps: int, optimizer: str) -> dict:
     """One measured run in this (fresh) process."""
     import nst_tf
     from nst_tf.data import course_image
@@ -65,24 +65,25 @@ def worker(network: str, size: int, precision: str, steps: int) -> dict:
     # Built first, as stylize does before its check: the weights are already in use when
     # check_memory reads the free memory, so its estimate is what comes on top of them.
     extractor = FeatureExtractor(style_layers, content_layers, network=network, precision=precision)
-    need = check_memory(network, height, width, extractor.deepest_layer, precision, available=2**62)
+    need = check_memory(network, height, width, extractor.deepest_layer, precision, available=2**62,
+                        optimizer=optimizer)
     before_kib = _status_kib("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     reset = _reset_peak()
-    nst_tf.stylize(content, style, num_steps=steps, network=network, precision=precision,
-                   extractor=extractor, progress=False, estimate=False)
+    nst_tf.stylize(content, style, num_steps=steps, network=network, precision=precision, optimizer=optimizer,
+                   scales=[size], extractor=extractor, progress=False, estimate=False)
     peak_kib = (_status_kib("VmHWM") if reset else None) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"network": network, "size": f"{width}x{height}", "precision": precision, "need": need,
+    return {"network": network, "size": f"{width}x{height}", "precision": precision, "optimizer": optimizer, "need": need,
             "increase": (peak_kib - before_kib) * 1024, "peak_source": "VmHWM" if reset else "ru_maxrss"}
 
 
-def measure(network: str, size: int, precision: str, steps: int, in_process: bool = False) -> dict:
+def measure(network: str, size: int, precision: str, steps: int, optimizer: str, in_process: bool = False) -> dict:
     if in_process:
-        return worker(network, size, precision, steps)
-    proc = subprocess.run([sys.executable, __file__, "--worker", network, str(size), precision, str(steps)],
+        return worker(network, size, precision, steps, optimizer)
+    proc = subprocess.run([sys.executable, __file__, "--worker", network, str(size), precision, str(steps), optimizer],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"network": network, "size": str(size), "precision": precision, "failed": tail}
+        return {"network": network, "size": str(size), "precision": precision, "optimizer": optimizer, "failed": tail}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -94,36 +95,41 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=None,
                         help="default: float32 and this machine's default precision")
     parser.add_argument("--steps", type=int, default=3, help="optimization steps per run")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--optimizers", nargs="+", default=None, choices=["adam", "lbfgs"],
+                        help="default: both (--quick: the default schedule's)")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        network, size, precision, steps = args.worker
-        print(json.dumps(worker(network, int(size), precision, int(steps))))
+        network, size, precision, steps, optimizer = args.worker
+        print(json.dumps(worker(network, int(size), precision, int(steps), optimizer)))
         return
 
     from nst_tf.precision import detect_precision
+    from nst_tf.schedules import DEFAULT_SCHEDULE, chosen_optimizer
 
     sizes = args.sizes or ([256] if args.quick else [256, 384, 512])
     networks = args.networks or (["squeezenet"] if args.quick else ["vgg19", "squeezenet"])
     precisions = args.precisions or list(dict.fromkeys(["float32", detect_precision()]))
-    runs = len(sizes) * len(networks) * len(precisions)
+    optimizers = args.optimizers or ([chosen_optimizer(DEFAULT_SCHEDULE)] if args.quick else ["adam", "lbfgs"])
+    runs = len(sizes) * len(networks) * len(precisions) * len(optimizers)
     in_process = args.quick and runs == 1  # a fresh process costs a TensorFlow start: not for one run
     print(f"{args.steps} steps of nst_tf.stylize per run, "
           f"{'in this process' if in_process else 'each in a fresh process'}; "
           f"default precision here: {detect_precision()}")
-    print("| network | size | precision | estimate (MiB) | measured peak increase (MiB) | estimate / measured |")
-    print("|---|---|---|---:|---:|---:|")
+    print("| network | size | precision | optimizer | estimate (MiB) | measured peak increase (MiB) | estimate / measured |")
+    print("|---|---|---|---|---:|---:|---:|")
     for network in networks:
         for size in sizes:
             for precision in precisions:
-                row = measure(network, size, precision, args.steps, in_process)
-                if "failed" in row:
-                    print(f"| {network} | {size} | {precision} | failed: {row['failed']} | | |")
-                    continue
-                need, increase = row["need"] / 2**20, row["increase"] / 2**20
-                ratio = f"{need / increase:.2f}" if increase > 0 else "n/a"
-                print(f"| {network} | {row['size']} | {precision} | {need:.0f} | {increase:.0f} | {ratio} |",
-                      flush=True)
+                for optimizer in optimizers:
+                    row = measure(network, size, precision, args.steps, optimizer, in_process)
+                    if "failed" in row:
+                        print(f"| {network} | {size} | {precision} | {optimizer} | failed: {row['failed']} | | |")
+                        continue
+                    need, increase = row["need"] / 2**20, row["increase"] / 2**20
+                    ratio = f"{need / increase:.2f}" if increase > 0 else "n/a"
+                    print(f"| {network} | {row['size']} | {precision} | {optimizer} | {need:.0f} | {increase:.0f} "
+                          f"| {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from . import config, controls
 from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
 from .recipes import NETWORK_RECIPES, RECIPES
-from .schedules import COARSE_FROM, COARSE_SHARE, SCHEDULES, auto_scales  # noqa: F401 (re-exported)
+from .schedules import COARSE_FROM, COARSE_SHARE, SCHEDULES, auto_scales, chosen_optimizer  # noqa: F401 (re-exported)
 from .validation import check_learning_rate, check_scales, check_weight  # noqa: F401 (check_weight re-exported)
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py), from
@@ -148,10 +148,8 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
         num_steps = config.settings(fast=bool(config.fast_from_environment())).num_steps
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    given = dict(optimizer=optimizer, learning_rate=learning_rate, lr_decay=lr_decay,
-                 lr_decay_every=lr_decay_every, scales=scales)
-    if optimizer is None and any(v is not None for v in (learning_rate, lr_decay, lr_decay_every)):
-        given["optimizer"] = "adam"  # a learning rate is Adam's: asking for one asks for Adam
+    given = dict(optimizer=chosen_optimizer(schedule, optimizer, learning_rate, lr_decay, lr_decay_every),
+                 learning_rate=learning_rate, lr_decay=lr_decay, lr_decay_every=lr_decay_every, scales=scales)
     optimizer, learning_rate, lr_decay, lr_decay_every, scales = (
         SCHEDULES[schedule][k] if v is None else v for k, v in given.items())
     if init not in INITS:
@@ -215,13 +213,13 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     style_scale=style_scale, strength=strength)
 
 
-def check_size_fits(path, long_side: int, *, network: str, precision, layers=()) -> None:
+def check_size_fits(path, long_side: int, *, network: str, precision, layers=(), optimizer: str = "adam") -> None:
     """The memory check (``resources.check_memory``) for the image file ``path`` scaled to
     ``long_side`` px, from its header alone: before it is decoded and resized, so that a size
     that cannot fit (``--image-size 100000``) is refused with the size that would, instead of
     running out of memory in the resize. ``layers``: the loss layers (default: the network's).
     Raises ``resources.ResourceError`` (a ``ValueError``); files it cannot read are left to
-    ``load_image``, which says why."""
+    ``load_image``, which says why. ``optimizer``: the run's (L-BFGS keeps more copies of the image)."""
     from .features import canonical_layer, layer_names
     from .images import ImageError, image_dimensions
     from .resources import check_memory
@@ -234,4 +232,4 @@ def check_size_fits(path, long_side: int, *, network: str, precision, layers=())
     names = [canonical_layer(n, network) for n in (layers or sum(DEFAULT_LAYERS[network], []))]
     order = layer_names(network)
     check_memory(network, max(1, round(height * factor)), max(1, round(width * factor)),
-                 max(names, key=order.index), resolve_precision(precision))
+                 max(names, key=order.index), resolve_precision(precision), optimizer=optimizer)

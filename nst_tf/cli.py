@@ -29,7 +29,7 @@ def _warn_untrained(weights: str) -> None:
 
 
 def cmd_stylize(args) -> int:
-    from .arguments import check_size_fits
+    from .arguments import check_size_fits, chosen_optimizer
     from .controls import as_mask, blend_weights
     from .images import load_image, save_image
     from .optimize import stylize
@@ -50,7 +50,9 @@ def cmd_stylize(args) -> int:
     mask_styles = _mask_styles(args.mask_styles, len(style_paths), len(mask_paths))
     size = max(args.scales) if args.scales else args.image_size
     check_size_fits(content_path, size, network=args.network, precision=args.precision,
-                    layers=[*loss.get("content_layers", ()), *loss.get("style_layers", ())])
+                    layers=[*loss.get("content_layers", ()), *loss.get("style_layers", ())],
+                    optimizer=chosen_optimizer(args.schedule, args.optimizer, args.learning_rate, args.lr_decay,
+                                               args.lr_decay_every))
     content = load_image(content_path, max_dim=size)
     styles = [load_image(path, max_dim=args.style_size or size) for path in style_paths]
     masks = [as_mask(path, content.shape, str(path)) for path in mask_paths] or None
@@ -79,8 +81,9 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .arguments import check_size_fits
+    from .arguments import check_size_fits, chosen_optimizer
     from .config import has_gpu
+    from .schedules import DEFAULT_SCHEDULE
     from .data import course_image
     from .images import load_image, save_image
     from .optimize import stylize
@@ -96,7 +99,8 @@ def cmd_demo(args) -> int:
         why = "no GPU: SqueezeNet has real ImageNet features at ~1/20 of VGG19's cost"
     size = args.image_size or 512
     steps = args.steps or 300
-    check_size_fits(course_image(DEMO_CONTENT), size, network=network, precision=None)
+    check_size_fits(course_image(DEMO_CONTENT), size, network=network, precision=None,
+                    optimizer=chosen_optimizer(DEFAULT_SCHEDULE))
     _check_demo_outputs(args)
     print(f"demo: Tübingen x The Starry Night with {network} at {size} px, {steps} steps ({why})")
     output_dir = Path(args.output_dir)

@@ -257,7 +257,7 @@ def _extractor_for(run, extractor, *, pooling, weights) -> FeatureExtractor:
     height, width = int(run.content_image.shape[1]), int(run.content_image.shape[2])
     factor = run.sizes[-1] / max(height, width) if run.scales else 1.0
     check_memory(run.network, round(height * factor), round(width * factor), extractor.deepest_layer,
-                 run.precision)
+                 run.precision, optimizer=run.optimizer)
     return extractor
 
 

@@ -41,6 +41,14 @@ _WORKING_SET = 4.0
 # The fixed part fitted to the same runs: ~30 MiB for SqueezeNet, ~100-250 MiB for VGG19 (was 200,
 # which made SqueezeNet's estimate 2.7x the measurement at 256 px).
 _OVERHEAD = 100 * 2**20
+# The optimizer's own copies of the image (float32 H x W x 3 values, whatever the precision).
+# The working set above was fitted on Adam runs, so Adam's (variable, two moments, best image) are
+# inside it. L-BFGS keeps more: its history of (s, y) pairs (``lbfgs_minimize``'s history_size, 10),
+# which each update copies while it shifts the buffers (4 x 10), plus x, gradient, direction, trial
+# and masks (~8) and the two-loop's float64 vector (~4 float32's worth). At 512 px that is ~80 MiB:
+# little next to VGG19's activations (~+15%), a lot next to SqueezeNet's (~+60%).
+LBFGS_HISTORY = 10
+_EXTRA_IMAGE_COPIES = {"adam": 0, "lbfgs": 4 * LBFGS_HISTORY + 8 + 4}
 _MEMINFO = "/proc/meminfo"
 _MIB, _GIB = 2**20, 2**30
 _SQUEEZENET = {"conv1": 64, "pool1": 64, "pool3": 128, "pool5": 256,  # channels, (squeeze, expand)
@@ -202,10 +210,17 @@ def available_memory() -> tuple[int | None, str]:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"), "RAM free (sysconf)"
 
 
+def optimizer_bytes(optimizer: str, height: int, width: int) -> int:
+    """Bytes the optimizer keeps beyond the working set (``_EXTRA_IMAGE_COPIES``: L-BFGS's history)."""
+    return _EXTRA_IMAGE_COPIES[optimizer] * height * width * 3 * 4
+
+
 def check_memory(network: str, height: int, width: int, deepest: str, precision: str = "float32",
-                 available: int | None = None) -> int:
-    """Raise ``ResourceError`` when an optimization at this size will not fit; return the estimate."""
-    need = int(_WORKING_SET * activation_bytes(network, height, width, deepest, precision)) + _OVERHEAD
+                 available: int | None = None, optimizer: str = "adam") -> int:
+    """Raise ``ResourceError`` when an optimization at this size will not fit; return the estimate.
+    ``optimizer``: "adam" or "lbfgs" (its history of gradient changes, ``optimizer_bytes``)."""
+    need = (int(_WORKING_SET * activation_bytes(network, height, width, deepest, precision))
+            + optimizer_bytes(optimizer, height, width) + _OVERHEAD)
     where = "given"
     if available is None:
         available, where = available_memory()

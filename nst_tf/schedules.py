@@ -21,10 +21,21 @@ SCHEDULES = {
     "classic": dict(optimizer="adam", learning_rate=0.02, lr_decay=0.96, lr_decay_every=100, scales=None),
     "fast": dict(optimizer="lbfgs", learning_rate=0.05, lr_decay=0.1, lr_decay_every=None, scales="auto"),
 }
+DEFAULT_SCHEDULE = "classic"  # what stylize, its checks and the command line use when none is given
 COARSE_FROM = 384  # long sides from here on start at half the side ("fast", L-BFGS)
 # The share of num_steps at half the side: at equal work, 140 + 65 L-BFGS evaluations (0.68)
 # beat 200 + 50 (0.8) and 240 + 40 (0.86) at 512 px (notebooks/06).
 COARSE_SHARE = 0.7
+
+
+def chosen_optimizer(schedule: str, optimizer=None, learning_rate=None, lr_decay=None, lr_decay_every=None) -> str:
+    """The optimizer a run uses: the one given; else Adam when one of Adam's settings is given
+    (asking for a learning rate asks for Adam); else the schedule's."""
+    if optimizer is not None:
+        return optimizer
+    if any(v is not None for v in (learning_rate, lr_decay, lr_decay_every)):
+        return "adam"
+    return SCHEDULES[schedule]["optimizer"]
 
 
 def auto_scales(long_side: int, num_steps):

@@ -59,7 +59,7 @@ def test_bench_memory_quick_prints_its_table():
     out = run_quick("bench_memory.py")  # one SqueezeNet run at 256 px: 10-20 s
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| squeezenet |")]
     assert rows and "failed" not in out
-    estimate, measured, ratio = (float(cell) for cell in rows[0][3:6])
+    estimate, measured, ratio = (float(cell) for cell in rows[0][4:7])
     assert estimate > 0 and measured > 0 and ratio == pytest.approx(estimate / measured, abs=0.02)
 
 

@@ -123,6 +123,25 @@ def test_need_is_the_working_set_times_the_activations_plus_the_overhead(network
     assert need == int(4 * activation_bytes(network, 384, 512, deepest, precision)) + 100 * MiB
 
 
+def test_lbfgs_adds_its_history_of_image_copies_to_the_need():
+    import inspect
+
+    from nst_tf.lbfgs import _empty_memory, lbfgs_minimize
+
+    assert inspect.signature(lbfgs_minimize).parameters["history_size"].default == resources.LBFGS_HISTORY
+    s, y, _ = _empty_memory(tf.zeros([1, 384, 512, 3]), resources.LBFGS_HISTORY)
+    history = s.numpy().nbytes + y.numpy().nbytes  # what the optimizer holds all run long
+    adam = check_memory("squeezenet", 384, 512, "fire9", available=2**50)
+    lbfgs = check_memory("squeezenet", 384, 512, "fire9", available=2**50, optimizer="lbfgs")
+    # the buffers, their shifted copies during an update, and ~12 more images (x, gradient, trial,
+    # direction, float64 two-loop vector); none of it for Adam, whose state the working set includes
+    assert 2 * history < lbfgs - adam < 3 * history
+    assert check_memory("squeezenet", 384, 512, "fire9", available=2**50, optimizer="adam") == adam
+    # ...so a size that fits Adam's budget exactly is refused with L-BFGS
+    with pytest.raises(ResourceError, match="squeezenet"):
+        check_memory("squeezenet", 384, 512, "fire9", available=adam, optimizer="lbfgs")
+
+
 def test_the_suggested_size_fits_and_is_close_to_the_largest():
     budget = 3 * GiB
     with pytest.raises(ResourceError) as info:
