@@ -141,9 +141,10 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
               tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
               lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
               preserve_color, style_blend, masks, mask_styles, mask_weights, style_scale,
-              strength, schedule="classic") -> Settings:
-    """Check every argument of ``stylize`` (see there) and fill in the defaults; ``ValueError``
-    names the first mistake. Loads image files but builds no model."""
+              strength, schedule="fast") -> Settings:
+    """Check every argument of ``stylize`` (see there) and fill in the defaults (the optimizer's
+    from ``schedule``, "fast" unless given); ``ValueError`` names the first mistake. Loads
+    image files but builds no model."""
     if num_steps is None:  # a library call is full mode unless NST_FAST=1 asks otherwise
         num_steps = config.settings(fast=bool(config.fast_from_environment())).num_steps
     if schedule not in SCHEDULES:

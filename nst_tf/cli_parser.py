@@ -73,7 +73,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="long side of the result in px (default 512)")
     g.add_argument("--style-size", type=_image_size, default=None,
                    help="long side of the style image in px (default: same as --image-size)")
-    g.add_argument("--steps", type=_positive_int, default=300, help="optimization steps (default 300)")
+    g.add_argument("--steps", type=_positive_int, default=300,
+                   help="optimization steps (default 300): loss evaluations of L-BFGS under --schedule "
+                        "fast (the default), Adam steps under classic")
     g = p.add_argument_group("loss weights (default: the network's; see nst_tf.optimize.NETWORK_DEFAULTS)")
     g.add_argument("--content-weight", type=_non_negative, default=None)
     g.add_argument("--style-weight", type=_non_negative, default=None)
@@ -85,10 +87,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default="content", metavar="content|noise|style|PATH",
                    help="starting image: the content (default), noise, the style, or an image file "
                         "(resized to the result's size)")
-    g.add_argument("--schedule", choices=("classic", "fast"), default="classic",
-                   help="optimizer defaults: classic (default: Adam 0.02, x0.96 every 100 steps, one "
-                        "scale) or fast (L-BFGS, from 384 px 70%% of the steps at half size; "
-                        "--learning-rate asks for Adam; benchmarks/bench_quality.py)")
+    g.add_argument("--schedule", choices=("classic", "fast"), default="fast",
+                   help="optimizer defaults: fast (default: L-BFGS, from 384 px 70%% of the steps at half "
+                        "size; --learning-rate asks for Adam; benchmarks/bench_quality.py) or classic "
+                        "(the old default: Adam 0.02, x0.96 every 100 steps, one scale)")
     g.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                    help="adam or lbfgs, the paper's: fewer loss evaluations for the same loss (default: "
                         "the schedule's, adam for classic, lbfgs for fast)")

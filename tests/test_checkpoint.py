@@ -82,7 +82,7 @@ def test_lbfgs_resumes_with_its_memory_bit_identical(pair, random_vgg19, tmp_pat
 
 
 def test_coarse_to_fine_resumes_inside_the_second_scale(pair, random_vgg19, tmp_path):
-    kwargs = dict(num_steps=[3, 4], scales=[32, 48])
+    kwargs = dict(num_steps=[3, 4], scales=[32, 48], schedule="classic")  # Adam: a checkpoint per step
     full = run(pair, random_vgg19, **kwargs)
     run(pair, random_vgg19, checkpoint_dir=tmp_path, checkpoint_every=5,
         callback=lambda step, image, losses: step < 6, callback_every=1, **kwargs)
@@ -92,7 +92,7 @@ def test_coarse_to_fine_resumes_inside_the_second_scale(pair, random_vgg19, tmp_
 
 
 def test_ctrl_c_writes_a_checkpoint_then_stops_and_the_run_resumes(pair, random_vgg19, tmp_path):
-    kwargs = dict(num_steps=7)
+    kwargs = dict(num_steps=7, schedule="classic")  # Adam: Ctrl-C stops after a whole step
     full = run(pair, random_vgg19, **kwargs)
     before = signal.getsignal(signal.SIGINT)
 
@@ -144,7 +144,8 @@ def test_checkpoint_files_format_atomic_writes_and_umask(pair, random_vgg19, tmp
     folder = tmp_path / "ckpt"
     old = os.umask(0o022)
     try:
-        result = run(pair, random_vgg19, num_steps=5, checkpoint_dir=folder, checkpoint_every=1, resume=True)
+        result = run(pair, random_vgg19, num_steps=5, checkpoint_dir=folder, checkpoint_every=1, resume=True,
+                     schedule="classic")  # Adam's state, below
     finally:
         os.umask(old)
     assert "no checkpoint in" in capsys.readouterr().err  # resume with nothing to resume: says so, starts

@@ -163,7 +163,9 @@ def test_a_checkpoint_cut_off_mid_write_leaves_no_file_and_resume_uses_the_previ
     # checkpoint must be absent, not a truncated file under its final name, and the run resumes
     # from step 1's.
     content, style = images((40, 40), (40, 40))
-    kwargs = dict(extractor=random_vgg19, num_steps=3, progress=False, checkpoint_dir=tmp_path, checkpoint_every=1)
+    # Adam (schedule="classic"): one evaluation per step, so a checkpoint at each of steps 1, 2, 3
+    kwargs = dict(extractor=random_vgg19, num_steps=3, progress=False, checkpoint_dir=tmp_path, checkpoint_every=1,
+                  schedule="classic")
     real = np.savez
 
     def dies_mid_write(file, **arrays):
