@@ -15,7 +15,8 @@ from . import config, controls
 from .features import DEFAULT_LAYERS
 from .precision import resolve_precision
 from .recipes import NETWORK_RECIPES, RECIPES
-from .schedules import COARSE_FROM, COARSE_SHARE, SCHEDULES, auto_scales, chosen_optimizer  # noqa: F401 (re-exported)
+from .schedules import (COARSE_FROM, COARSE_SHARE, DEFAULT_SCHEDULE, SCHEDULES, auto_scales,  # noqa: F401 (re-exported)
+                        chosen_optimizer)
 from .validation import check_learning_rate, check_scales, check_weight  # noqa: F401 (check_weight re-exported)
 
 # Loss weights per network, in the course's convention (losses are means; see losses.py), from
@@ -141,7 +142,7 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
               tv_kind, content_layers, style_layers, style_layer_weights, init, optimizer, learning_rate,
               lr_decay, lr_decay_every, precision, jit_compile, scales, seed, callback_every, extractor,
               preserve_color, style_blend, masks, mask_styles, mask_weights, style_scale,
-              strength, schedule="fast") -> Settings:
+              strength, schedule=DEFAULT_SCHEDULE) -> Settings:
     """Check every argument of ``stylize`` (see there) and fill in the defaults (the optimizer's
     from ``schedule``, "fast" unless given); ``ValueError`` names the first mistake. Loads
     image files but builds no model."""

@@ -12,6 +12,7 @@ from .cli_fast import add_fast_commands
 from .cli_runs import add_run_arguments
 from .cli_train import add_train_command
 from .recipes import RECIPES
+from .schedules import DEFAULT_SCHEDULE, SCHEDULES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +88,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default="content", metavar="content|noise|style|PATH",
                    help="starting image: the content (default), noise, the style, or an image file "
                         "(resized to the result's size)")
-    g.add_argument("--schedule", choices=("classic", "fast"), default="fast",
+    g.add_argument("--schedule", choices=tuple(SCHEDULES), default=DEFAULT_SCHEDULE,
                    help="optimizer defaults: fast (default: L-BFGS, from 384 px 70%% of the steps at half "
                         "size; --learning-rate asks for Adam; benchmarks/bench_quality.py) or classic "
                         "(the old default: Adam 0.02, x0.96 every 100 steps, one scale)")

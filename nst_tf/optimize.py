@@ -29,6 +29,7 @@ from .objective import make_objective
 from .progress import LOSS_KEYS, Recorder
 from .resources import check_memory
 from .scales import content_at_scale, styles_at_scale
+from .schedules import DEFAULT_SCHEDULE
 from .step_cache import compiled_steps
 
 
@@ -90,7 +91,7 @@ def stylize(content_image, style_image, *, num_steps=None, network: str = "vgg19
             tv_weight=None, tv_kind: str = "l1", content_layers=None, style_layers=None,
             style_layer_weights=None, init: str = "content", optimizer: str | None = None,
             learning_rate: float | None = None, lr_decay: float | None = None, lr_decay_every=None,
-            precision: str | None = "auto", jit_compile: bool = False, scales=None, schedule: str = "fast",
+            precision: str | None = "auto", jit_compile: bool = False, scales=None, schedule: str = DEFAULT_SCHEDULE,
             seed: int = 0, callback=None, callback_every: int | None = None, progress: bool = True,
             estimate: bool = True, extractor: FeatureExtractor | None = None,
             preserve_color: str | None = None, style_blend=None,

@@ -21,7 +21,7 @@ SCHEDULES = {
     "classic": dict(optimizer="adam", learning_rate=0.02, lr_decay=0.96, lr_decay_every=100, scales=None),
     "fast": dict(optimizer="lbfgs", learning_rate=0.05, lr_decay=0.1, lr_decay_every=None, scales="auto"),
 }
-DEFAULT_SCHEDULE = "classic"  # what stylize, its checks and the command line use when none is given
+DEFAULT_SCHEDULE = "fast"  # what stylize, its checks and the command line use when none is given (issue 14)
 COARSE_FROM = 384  # long sides from here on start at half the side ("fast", L-BFGS)
 # The share of num_steps at half the side: at equal work, 140 + 65 L-BFGS evaluations (0.68)
 # beat 200 + 50 (0.8) and 240 + 40 (0.86) at 512 px (notebooks/06).
