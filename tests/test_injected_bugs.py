@@ -128,7 +128,7 @@ def test_stylize_checks_memory_at_the_precision_it_runs(monkeypatch):
     content, style = images((48, 64), (40, 40))
     order = layer_names("squeezenet")
     deepest = max(sum(DEFAULT_LAYERS["squeezenet"], []), key=order.index)
-    need = {p: resources.check_memory("squeezenet", 48, 64, deepest, p, available=2**60)
+    need = {p: resources.check_memory("squeezenet", 48, 64, deepest, p, available=2**60, optimizer="lbfgs")
             for p in ("float32", "mixed_bfloat16")}
     assert need["mixed_bfloat16"] < need["float32"]
     budget = (need["mixed_bfloat16"] + need["float32"]) // 2
@@ -136,7 +136,25 @@ def test_stylize_checks_memory_at_the_precision_it_runs(monkeypatch):
     with pytest.raises(resources.ResourceError, match="float32.*simulated"):
         stylize(content, style, network="squeezenet", precision="float32", num_steps=1, progress=False)
     result = stylize(content, style, network="squeezenet", precision="mixed_bfloat16", num_steps=1, progress=False)
-    assert result.settings["precision"] == "mixed_bfloat16"
+    assert result.settings["precision"] == "mixed_bfloat16" and result.settings["optimizer"] == "lbfgs"
+
+
+def test_stylize_checks_memory_for_the_optimizer_it_runs(monkeypatch):
+    # L-BFGS (the default) keeps a history of image copies that Adam does not: a budget between
+    # the two needs must refuse the default run and accept the same run with Adam.
+    need_asset("squeezenet_v1_1_notop")
+    content, style = images((48, 64), (40, 40))
+    order = layer_names("squeezenet")
+    deepest = max(sum(DEFAULT_LAYERS["squeezenet"], []), key=order.index)
+    need = {o: resources.check_memory("squeezenet", 48, 64, deepest, "float32", available=2**60, optimizer=o)
+            for o in ("adam", "lbfgs")}
+    budget = (need["adam"] + need["lbfgs"]) // 2
+    monkeypatch.setattr(resources, "available_memory", lambda: (budget, "simulated"))
+    with pytest.raises(resources.ResourceError, match="simulated"):
+        stylize(content, style, network="squeezenet", precision="float32", num_steps=1, progress=False)
+    result = stylize(content, style, network="squeezenet", precision="float32", num_steps=1, progress=False,
+                     schedule="classic")
+    assert result.settings["optimizer"] == "adam"
 
 
 # --- bug: resume accepting a checkpoint made with another content weight --------------------------
