@@ -215,13 +215,14 @@ def validated(content_image, style_image, *, num_steps, network, content_weight,
                     style_scale=style_scale, strength=strength)
 
 
-def check_size_fits(path, long_side: int, *, network: str, precision, layers=(), optimizer: str = "adam") -> None:
+def check_size_fits(path, long_side: int, *, network: str, precision, layers=(), optimizer: str | None = None) -> None:
     """The memory check (``resources.check_memory``) for the image file ``path`` scaled to
     ``long_side`` px, from its header alone: before it is decoded and resized, so that a size
     that cannot fit (``--image-size 100000``) is refused with the size that would, instead of
     running out of memory in the resize. ``layers``: the loss layers (default: the network's).
     Raises ``resources.ResourceError`` (a ``ValueError``); files it cannot read are left to
-    ``load_image``, which says why. ``optimizer``: the run's (L-BFGS keeps more copies of the image)."""
+    ``load_image``, which says why. ``optimizer``: the run's (L-BFGS keeps more copies of the image;
+    by default the default run's, as in ``check_memory``)."""
     from .features import canonical_layer, layer_names
     from .images import ImageError, image_dimensions
     from .resources import check_memory

@@ -210,13 +210,14 @@ def plot_scale_losses(history: dict, title: str = "Coarse-to-fine: each scale st
 
 
 def plot_memory_estimate(sides, networks: dict, precisions=("float32", "mixed_bfloat16"),
-                         budget_gib: float | None = None, aspect: float = 0.75):
+                         budget_gib: float | None = None, aspect: float = 0.75, optimizer: str | None = None):
     """The memory ``resources.check_memory`` expects one optimization step to need, against the
     image's long side, on log-log axes: slope 2 once the activations, which grow with the pixel
     count, dominate the fixed overhead.
 
     ``networks``: {network: its deepest loss layer (Keras name)}; ``aspect``: height / width.
-    ``budget_gib``: a horizontal line for a device's memory (e.g. a T4's ~15 GiB).
+    ``budget_gib``: a horizontal line for a device's memory (e.g. a T4's ~15 GiB). ``optimizer``:
+    whose extra copies of the image count (``check_memory``'s; default: the default run's).
     Returns the figure (one axis, a line per network and precision).
 
     Taught in notebooks/06_speed_and_scale.
@@ -224,13 +225,15 @@ def plot_memory_estimate(sides, networks: dict, precisions=("float32", "mixed_bf
     import matplotlib.pyplot as plt
 
     from .resources import check_memory
+    from .schedules import DEFAULT_SCHEDULE, chosen_optimizer
 
+    optimizer = optimizer or chosen_optimizer(DEFAULT_SCHEDULE)
     sides = np.asarray(sides)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for network, deepest in networks.items():
         for precision, style in zip(precisions, ("-", "--", ":")):
-            gib = [check_memory(network, round(s * aspect), int(s), deepest, precision, available=2**62) / 2**30
-                   for s in sides]
+            gib = [check_memory(network, round(s * aspect), int(s), deepest, precision, available=2**62,
+                                optimizer=optimizer) / 2**30 for s in sides]
             ax.plot(sides, gib, style, marker="o", label=f"{network}, {precision}")
     if budget_gib:
         ax.axhline(budget_gib, color="grey", lw=1, ls=":")
@@ -240,7 +243,7 @@ def plot_memory_estimate(sides, networks: dict, precisions=("float32", "mixed_bf
     ax.set_xticks(sides, [str(s) for s in sides])
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set(xlabel=f"long side (px), height = {aspect:g} x width", ylabel="estimated peak memory of a step (GiB)",
-           title="check_memory's estimate: slope 2 on log-log axes once activations dominate")
+           title=f"check_memory's estimate ({optimizer}): slope 2 on log-log axes once activations dominate")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()

@@ -32,6 +32,7 @@ import subprocess
 import warnings
 
 from .features import layer_names
+from .schedules import DEFAULT_SCHEDULE, chosen_optimizer
 
 _BYTES = {"float32": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
 # Was 3 (forward + gradient + one temporary). benchmarks/bench_memory.py measured the peak growing
@@ -218,9 +219,12 @@ def optimizer_bytes(optimizer: str, height: int, width: int) -> int:
 
 
 def check_memory(network: str, height: int, width: int, deepest: str, precision: str = "float32",
-                 available: int | None = None, optimizer: str = "adam") -> int:
+                 available: int | None = None, optimizer: str | None = None) -> int:
     """Raise ``ResourceError`` when an optimization at this size will not fit; return the estimate.
-    ``optimizer``: "adam" or "lbfgs" (its history of gradient changes, ``optimizer_bytes``)."""
+    ``optimizer``: "adam" or "lbfgs" (its history of gradient changes, ``optimizer_bytes``); by
+    default the default run's (``schedules.DEFAULT_SCHEDULE``'s), so that a plain call answers
+    for a plain ``stylize``."""
+    optimizer = optimizer or chosen_optimizer(DEFAULT_SCHEDULE)
     need = (int(_WORKING_SET * activation_bytes(network, height, width, deepest, precision))
             + optimizer_bytes(optimizer, height, width) + _OVERHEAD)
     where = "given"

@@ -119,7 +119,7 @@ def test_16_bit_precisions_halve_the_activation_bytes(network, deepest, precisio
 def test_need_is_the_working_set_times_the_activations_plus_the_overhead(network, deepest, precision):
     # 4 x activations + 100 MiB: the model measured by benchmarks/bench_memory.py (literal on
     # purpose, so that dropping the factor or the overhead fails here)
-    need = check_memory(network, 384, 512, deepest, precision, available=2**50)
+    need = check_memory(network, 384, 512, deepest, precision, available=2**50, optimizer="adam")
     assert need == int(4 * activation_bytes(network, 384, 512, deepest, precision)) + 100 * MiB
 
 
@@ -127,16 +127,19 @@ def test_lbfgs_adds_its_history_of_image_copies_to_the_need():
     import inspect
 
     from nst_tf.lbfgs import _empty_memory, lbfgs_minimize
+    from nst_tf.schedules import DEFAULT_SCHEDULE, chosen_optimizer
 
     assert inspect.signature(lbfgs_minimize).parameters["history_size"].default == resources.LBFGS_HISTORY
     s, y, _ = _empty_memory(tf.zeros([1, 384, 512, 3]), resources.LBFGS_HISTORY)
     history = s.numpy().nbytes + y.numpy().nbytes  # what the optimizer holds all run long
-    adam = check_memory("squeezenet", 384, 512, "fire9", available=2**50)
+    adam = check_memory("squeezenet", 384, 512, "fire9", available=2**50, optimizer="adam")
     lbfgs = check_memory("squeezenet", 384, 512, "fire9", available=2**50, optimizer="lbfgs")
     # the buffers, their shifted copies during an update, and ~12 more images (x, gradient, trial,
     # direction, float64 two-loop vector); none of it for Adam, whose state the working set includes
     assert 2 * history < lbfgs - adam < 3 * history
-    assert check_memory("squeezenet", 384, 512, "fire9", available=2**50, optimizer="adam") == adam
+    # a plain call answers for a plain stylize, whose default schedule runs L-BFGS
+    assert chosen_optimizer(DEFAULT_SCHEDULE) == "lbfgs"
+    assert check_memory("squeezenet", 384, 512, "fire9", available=2**50) == lbfgs
     # ...so a size that fits Adam's budget exactly is refused with L-BFGS
     with pytest.raises(ResourceError, match="squeezenet"):
         check_memory("squeezenet", 384, 512, "fire9", available=adam, optimizer="lbfgs")
@@ -244,7 +247,8 @@ def test_without_nvidia_smi_or_reservation_the_check_is_skipped_not_refused(monk
     assert available_memory() == (None, "GPU memory unknown (no nvidia-smi, no TensorFlow reservation)")
     with pytest.warns(UserWarning, match="memory check skipped: GPU memory unknown"):
         need = check_memory("vgg19", 3072, 4096, "block5_conv2", "float32")
-    assert need == 4 * activation_bytes("vgg19", 3072, 4096, "block5_conv2") + 100 * MiB
+    assert need == (4 * activation_bytes("vgg19", 3072, 4096, "block5_conv2") + 100 * MiB
+                    + resources.optimizer_bytes("lbfgs", 3072, 4096))  # the default run's optimizer
 
 
 @pytest.mark.parametrize("network, deepest", [("vgg19", "block5_conv4"), ("vgg16", "block4_conv2"),
