@@ -2,7 +2,8 @@
 
     python benchmarks/bench_cli_errors.py [--rounds 5] [--tree DIR ...] [--quick]
 
-Each mistake runs as ``python -m nst_tf ...`` in a new process, as a user types it, from each
+Each mistake runs as ``python -m nst_tf ...`` in a new process, as a user types it (in its
+``ENVIRONMENTS`` entry's environment, if it has one: the VGG file missing offline), from each
 ``--tree`` (a checkout: its folder goes first on PYTHONPATH; default this one), in interleaved
 rounds so that a load spike from other processes hits every tree alike. Prints the median wall
 time and CPU time (user + system of the process) per mistake and tree, and whether the process
@@ -35,7 +36,11 @@ MISTAKES = {
     "video is a JPEG": ["video", "snapshot.jpg", "painting.png", "-o", "v.mp4"],
     "output is a folder": ["stylize", "photo.png", "painting.png", "-o", "results"],
     "image size 100000": ["stylize", "photo.png", "painting.png", "-o", "out.png", "--image-size", "100000"],
+    "VGG19 file missing offline": ["stylize", "photo.png", "painting.png", "-o", "out.png"],
 }
+# A mistake made by the environment: offline, the default imagenet weights, no file where they are looked for.
+ENVIRONMENTS = {"VGG19 file missing offline": {"NST_OFFLINE": "1", "NST_VGG_WEIGHTS": "", "KERAS_HOME": "no-keras",
+                                               "NST_ASSETS_DIR": "no-assets"}}
 
 
 def world(folder: Path) -> None:
@@ -46,10 +51,11 @@ def world(folder: Path) -> None:
     (folder / "results").mkdir()
 
 
-def run(tree: Path, argv: list[str], cwd: Path) -> tuple[float, float, bool, int]:
+def run(tree: Path, argv: list[str], cwd: Path, extra_env: dict | None = None) -> tuple[float, float, bool, int]:
     """(wall s, CPU s, TensorFlow imported, exit status) of one command."""
     probe = cwd / ".probe"
-    env = {**os.environ, "PYTHONPATH": str(tree), "NST_BENCH_PROBE": str(probe), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": str(tree), "NST_BENCH_PROBE": str(probe), "TF_CPP_MIN_LOG_LEVEL": "3",
+           **(extra_env or {})}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=cwd, env=env, capture_output=True, timeout=300)
@@ -76,7 +82,7 @@ def main() -> None:
         for _ in range(rounds):
             for name, argv in mistakes.items():
                 for tree in trees:
-                    results[name, tree].append(run(tree, argv, Path(folder)))
+                    results[name, tree].append(run(tree, argv, Path(folder), ENVIRONMENTS.get(name)))
     print(f"median of {rounds} round(s): seconds until the one-line error\n")
     print("| mistake | tree | wall s | cpu s | tensorflow imported | exit |")
     print("|---|---|---|---|---|---|")

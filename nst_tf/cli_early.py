@@ -2,9 +2,10 @@
 
 ``cli.main`` runs them after the checks of the files it writes: a missing or misspelt image, a
 loop of links, a decompression bomb, a file that is not a picture, a video that is a JPEG, a
-weight float32 cannot hold are one line at once instead of after TensorFlow's seconds of
-start-up. Each check is the function the later code calls too (``decoding.check_image_file``
-is ``images.load_image``'s, ``validation.check_weight`` is ``stylize``'s), never a copy.
+weight float32 cannot hold, the ImageNet VGG file missing offline are one line at once instead
+of after TensorFlow's seconds of start-up. Each check is the function the later code calls too
+(``decoding.check_image_file`` is ``images.load_image``'s, ``validation.check_weight`` is
+``stylize``'s, ``keras_weights.check_imagenet_offline`` is ``FeatureExtractor``'s), never a copy.
 
 Left for after the import, because they need TensorFlow or the decoded pixels: the memory
 check (``arguments.check_size_fits``: it asks TensorFlow for the GPUs), so the content's size
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .cli_args import UsageError, _check_output, _image_source, _mask_styles
 from .config import default_weights
+from .keras_weights import check_imagenet_offline
 from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
@@ -35,6 +37,13 @@ def loss_arguments(args) -> dict:
         loss = recipe.arguments()
     flags = dict(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight)
     return {**loss, **{name: value for name, value in flags.items() if value is not None}}
+
+
+def _check_weights(network: str, weights: str | None) -> None:
+    """``weights`` as ``FeatureExtractor`` resolves it (None: NST_VGG_WEIGHTS, ``WeightsError`` if
+    bad), and the ImageNet VGG file when offline: absent from every place the load looks, it is
+    the load's one line now (online, a download may still bring it: left to the load)."""
+    check_imagenet_offline(network, default_weights(network) if weights is None else str(weights))
 
 
 def _stylize(args) -> None:
@@ -63,13 +72,12 @@ def _stylize(args) -> None:
     _mask_styles(args.mask_styles, len(styles), len(masks))
     if args.precision in (None, "auto"):
         precision_from_environment()
-    if args.weights is None:
-        default_weights(args.network)  # NST_VGG_WEIGHTS
     # each at the size it is loaded at, but the content: its size at --image-size is the memory check's
     sizes = [None] + [args.style_size] * len(styles) + [None] * len(masks + init)
     for path, max_dim in zip([content, *styles, *masks, *init], sizes):
         if path is not None:
             check_image_file(path, max_dim)
+    _check_weights(args.network, args.weights)  # as later: the images are loaded before the network
 
 
 def _check_image(text: str, max_dim: int | None = None) -> None:
@@ -101,24 +109,29 @@ def _video(args) -> None:
 
 
 def _train(args) -> None:
-    if args.weights is None:
-        default_weights(args.network)  # NST_VGG_WEIGHTS
     _check_image(args.style, args.style_size)  # as training loads it
     if args.preview:
         _check_image(args.preview)
+    _check_weights(args.network, args.weights)  # the loss network
 
 
 def _demo(args) -> None:
     from .precision import precision_from_environment
 
     precision_from_environment()
-    if args.network:  # without it, the network depends on the GPU, which TensorFlow finds
-        default_weights(args.network)
     _check_image(DEMO_CONTENT), _check_image(DEMO_STYLE)  # AssetError if missing (offline)
+    if args.network:  # without it, the network depends on the GPU, which TensorFlow finds
+        _check_weights(args.network, None)
+
+
+def _weights(args) -> None:
+    for network in args.networks:  # cmd_weights asks each for weights="imagenet"
+        check_imagenet_offline(network, "imagenet")
 
 
 def check_inputs_early(args) -> None:
     """The inputs of ``args.command`` (files, course names, numbers): ``UsageError``, or the
     ``ValueError`` of the check the later code makes (``ImageError``, ``AssetError``, ...)."""
-    checks = {"stylize": _stylize, "fast": _fast, "video": _video, "train": _train, "demo": _demo}
+    checks = {"stylize": _stylize, "fast": _fast, "video": _video, "train": _train, "demo": _demo,
+              "weights": _weights}
     checks.get(args.command, lambda args: None)(args)

@@ -13,7 +13,6 @@ are always post-ReLU activations.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -23,25 +22,16 @@ import tensorflow as tf
 
 from . import config
 from .config import WeightsError  # noqa: F401 (re-exported: nst_tf.features.WeightsError)
-from .data import asset_path, download_failure, keras_home, offline
+from .data import asset_path, download_failure, keras_home
+from .keras_weights import KERAS_WEIGHTS as _KERAS_WEIGHTS  # the one dict: tests patch it here
+from .keras_weights import (check_imagenet_offline, imagenet_weights_available,  # noqa: F401 (re-exported)
+                            keras_weights_path, local_imagenet_file, missing_imagenet_weights)
 from .recipes import NETWORK_RECIPES, RECIPES
 from .step_cache import StepCache
 
 # ImageNet channel means in BGR order, subtracted by Caffe-era models (VGG, SqueezeNet).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 NETWORKS = ("vgg19", "vgg16", "squeezenet")
-
-# The Keras ImageNet files: the same URL, file name and md5 that keras.applications uses.
-_KERAS_WEIGHTS = {
-    "vgg19": ("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-              "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
-              "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-              "253f8cb515780f3b799900260a226db6"),
-    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-              "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-              "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-              "6d6bbae143d832006294945121d1f1fc"),
-}
 
 # (content layers, style layers) per network, from its default recipe (recipes.NETWORK_RECIPES):
 # VGG: the TF tutorial's block5_conv2 / block1_conv1 .. block5_conv1; SqueezeNet: the course's.
@@ -133,54 +123,21 @@ def _randomize(model, seed: int) -> None:
                                np.zeros_like(bias)])
 
 
-def keras_weights_path(network: str) -> Path:
-    """Where Keras caches the ImageNet weights of ``network`` (``$KERAS_HOME/models``)."""
-    return keras_home() / "models" / _KERAS_WEIGHTS[network][0]
-
-
-def imagenet_weights_available(network: str = "vgg19") -> bool:
-    """True when the ImageNet file is already in the Keras cache or in ``NST_ASSETS_DIR``."""
-    if network == "squeezenet":
-        return True  # small enough to download or found in NST_ASSETS_DIR; checked on use
-    filename = _KERAS_WEIGHTS[network][0]
-    assets = os.environ.get("NST_ASSETS_DIR", "").strip()
-    local = [keras_weights_path(network)] + ([Path(assets) / "keras" / "models" / filename] if assets else [])
-    return any(p.is_file() for p in local)
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _imagenet_file(network: str) -> str:
     if network == "squeezenet":
         return str(asset_path("squeezenet_v1_1_notop"))
-    filename, url, md5 = _KERAS_WEIGHTS[network]
-    assets = os.environ.get("NST_ASSETS_DIR", "").strip()
-    candidates = ([Path(assets) / "keras" / "models" / filename] if assets else []) + [keras_weights_path(network)]
-    for candidate in candidates:
-        if candidate.is_file():
-            if _md5(candidate) != md5:
-                raise WeightsError(f"{candidate}: md5 does not match the hash Keras publishes for "
-                                   f"{filename}; delete the file so that it is downloaded again")
-            return str(candidate)
+    local = local_imagenet_file(network)  # hash-checked
+    if local is not None:
+        return str(local)
+    check_imagenet_offline(network, "imagenet")  # the error the command line gives before TensorFlow
     import keras
 
+    filename, url, md5 = _KERAS_WEIGHTS[network]
     try:  # what keras.applications does for weights="imagenet": download once, check, cache
-        if offline():
-            raise OSError("NST_OFFLINE is set")
         return keras.utils.get_file(filename, url, cache_dir=str(keras_home()),
                                     cache_subdir="models", file_hash=md5)
     except Exception as err:
-        raise WeightsError(
-            f"{network} ImageNet weights are missing: {filename} is not in the Keras cache "
-            f"({keras_weights_path(network).parent}) and could not be downloaded "
-            f"({download_failure(err)}). Put the file there, or set NST_VGG_WEIGHTS=random "
-            f"to run with untrained features") from None
+        raise missing_imagenet_weights(network, download_failure(err)) from None
 
 
 def _load_weights(model, network: str, weights: str) -> str:

@@ -169,6 +169,11 @@ ARGUMENT_CASES = [
 ]
 
 LONG_NAME = "x" * 300 + ".png"
+# Offline, no ImageNet VGG file in any place the load looks (relative to the world: nowhere), the
+# default NST_VGG_WEIGHTS (imagenet): the load's one line, before TensorFlow (keras_weights).
+NO_VGG = {"NST_OFFLINE": "1", "NST_VGG_WEIGHTS": "", "KERAS_HOME": "no-keras", "NST_ASSETS_DIR": "no-assets"}
+VGG_MISSING = ["ImageNet weights are missing", "no-keras/models", "could not be downloaded (NST_OFFLINE is set)",
+               "NST_VGG_WEIGHTS=random"]
 LATER_CASES = [
     # inputs
     ("content-missing", ["stylize", "missing.jpg", "painting.png", "-o", "out.png"], ["missing.jpg", "no such file"]),
@@ -245,6 +250,14 @@ LATER_CASES = [
     ("mask-styles-without-mask", [*STYLIZE, "--mask-styles", "0"], ["--mask-styles needs --mask"]),
     ("NST_PRECISION-bad", STYLIZE, ["NST_PRECISION='fp8'", "float32"], {"NST_PRECISION": "fp8"}),
     ("NST_VGG_WEIGHTS-bad", STYLIZE, ["NST_VGG_WEIGHTS='randm'", "'random'"], {"NST_VGG_WEIGHTS": "randm"}),
+    ("vgg19-missing-offline-stylize", STYLIZE, ["vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING],
+     NO_VGG),
+    ("vgg16-missing-offline-weights-flag", [*STYLIZE, "--network", "vgg16", "--weights", "imagenet"],
+     ["vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING], {**NO_VGG, "NST_VGG_WEIGHTS": "random"}),
+    ("vgg19-missing-offline-weights-command", ["weights", "vgg19"],
+     ["vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING], NO_VGG),
+    ("vgg16-missing-offline-train", ["train", "painting.png", "--images", "photos", "-o", "m.keras"],
+     ["vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING], NO_VGG),
     # runs that reach the model (SqueezeNet, 64 px, 2 steps)
     ("loss-overflows-to-inf", [*STYLIZE, *SMALL, "--content-weight", "1e38"], ["loss became inf", "loss weights"]),
 ]
@@ -261,7 +274,9 @@ SUBPROCESS = {"course-name-misspelt", "course-name-partial", "content-symlink-lo
               "input-dir-missing", "content-weight-1e39", "learning-rate-1e30", "scales-fine-to-coarse",
               "NST_PRECISION-bad", "NST_VGG_WEIGHTS-bad", "image-size-100000", "output-directory",
               "output-parent-is-a-file", "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file",
-              "fast-output-dir-is-a-file", "video-output-parent-is-a-file"}
+              "fast-output-dir-is-a-file", "video-output-parent-is-a-file", "vgg19-missing-offline-stylize",
+              "vgg16-missing-offline-weights-flag", "vgg19-missing-offline-weights-command",
+              "vgg16-missing-offline-train"}
 FAST_CASES = {"course-name-partial", "content-8px-fast", "style-1px-fast", "bomb-fast-style", "video-is-a-jpeg",
               "video-missing", "input-dir-missing", "output-is-the-style-respelt", "fast-output-dir-is-a-file",
               "fast-output-dir-is-input", "fast-output-directory", "video-output-txt", "video-output-parent-is-a-file",
@@ -398,6 +413,74 @@ def test_the_checks_before_tensorflow_never_download_a_course_image(argv, world,
     monkeypatch.setattr(data, "asset_path", real_asset_path)
     with pytest.raises(cli.UsageError, match="not available offline"):
         cli._check_before_loading(cli_parser.build_parser().parse_args(argv))
+
+
+def _no_vgg_anywhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("NST_OFFLINE", "1")
+    monkeypatch.setenv("NST_VGG_WEIGHTS", "")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("NST_ASSETS_DIR", str(tmp_path / "assets"))
+
+
+@pytest.mark.parametrize("network", ["vgg19", "vgg16"])
+def test_the_early_vgg_check_is_the_loads_own_error(network, world, tmp_path, monkeypatch):
+    from nst_tf import cli_parser, features
+
+    _no_vgg_anywhere(monkeypatch, tmp_path)
+    monkeypatch.chdir(world)
+    with pytest.raises(cli.UsageError) as early:
+        cli._check_before_loading(cli_parser.build_parser().parse_args([*STYLIZE, "--network", network]))
+    with pytest.raises(features.WeightsError) as late:
+        features.FeatureExtractor(["conv1_1"], network=network)
+    assert str(early.value) == str(late.value)
+    assert f"({tmp_path / 'keras' / 'models'})" in str(late.value)
+
+
+def test_the_vgg_file_is_left_to_the_load_online_or_with_a_local_copy(world, tmp_path, monkeypatch):
+    from nst_tf import cli_parser, keras_weights
+
+    def early(*argv):
+        cli._check_before_loading(cli_parser.build_parser().parse_args(list(argv)))
+
+    _no_vgg_anywhere(monkeypatch, tmp_path)
+    monkeypatch.chdir(world)
+    for argv in ([*STYLIZE, "--network", "squeezenet"], [*STYLIZE, "--weights", "random"], ["weights", "squeezenet"]):
+        early(*argv)  # no VGG file needed
+    monkeypatch.setenv("NST_VGG_WEIGHTS", "random")
+    early(*STYLIZE), early("train", "painting.png", "--images", "photos", "-o", "m.keras")
+    monkeypatch.setenv("NST_VGG_WEIGHTS", "")
+    monkeypatch.delenv("NST_OFFLINE")  # online: a download may bring it, so only the load can tell
+    early(*STYLIZE), early("weights", "vgg19", "vgg16")
+    monkeypatch.setenv("NST_OFFLINE", "1")
+    filename = keras_weights.KERAS_WEIGHTS["vgg19"][0]
+    for folder in (tmp_path / "keras" / "models", tmp_path / "assets" / "keras" / "models"):
+        folder.mkdir(parents=True)
+        (folder / filename).write_bytes(b"not the weights")  # its hash is the load's to check
+        early(*STYLIZE), early("weights", "vgg19")
+    # one search for both: the asset folder first, and a copy that is not Keras's file is an error
+    assert keras_weights.local_imagenet_file("vgg19", check_hash=False) == tmp_path / "assets" / "keras" / "models" / filename
+    with pytest.raises(keras_weights.WeightsError, match=f"assets/keras/models/{filename}: md5 does not match"):
+        keras_weights.local_imagenet_file("vgg19")
+    with pytest.raises(cli.UsageError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        early("weights", "vgg19", "vgg16")
+
+
+def test_demo_with_a_vgg_network_checks_its_file_early_and_without_one_leaves_it_to_the_gpu(world, tmp_path,
+                                                                                           monkeypatch):
+    from nst_tf import cli_parser
+    from nst_tf.cli_early import DEMO_CONTENT, DEMO_STYLE
+    from nst_tf.data import get_asset
+
+    images = {name: need_asset(name) for name in (DEMO_CONTENT, DEMO_STYLE)}
+    _no_vgg_anywhere(monkeypatch, tmp_path)
+    for name, path in images.items():  # an asset folder with the demo's images and no VGG file
+        asset = get_asset(name)
+        (tmp_path / "assets" / asset.subdir).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "assets" / asset.subdir / asset.filename).symlink_to(path)
+    monkeypatch.chdir(world)
+    with pytest.raises(cli.UsageError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 is not in"):
+        cli._check_before_loading(cli_parser.build_parser().parse_args(["demo", "--network", "vgg16"]))
+    cli._check_before_loading(cli_parser.build_parser().parse_args(["demo"]))  # vgg19 only with a GPU
 
 
 def test_a_full_disk_is_found_before_the_work(world, capsys, monkeypatch):
