@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .cli_args import UsageError, _check_output, _image_source, _mask_styles
 from .config import default_weights
-from .keras_weights import check_imagenet_offline
+from .keras_weights import check_imagenet_offline, check_weights_file
 from .recipes import RECIPES
 
 DEMO_CONTENT, DEMO_STYLE = "tubingen_neckarfront", "vangogh_starry_night"
@@ -41,9 +41,11 @@ def loss_arguments(args) -> dict:
 
 def _check_weights(network: str, weights: str | None) -> None:
     """``weights`` as ``FeatureExtractor`` resolves it (None: NST_VGG_WEIGHTS, ``WeightsError`` if
-    bad), and the ImageNet VGG file when offline: absent from every place the load looks, it is
+    bad), a weights file that is not there, and the ImageNet VGG file when offline: absent from every place the load looks, it is
     the load's one line now (online, a download may still bring it: left to the load)."""
-    check_imagenet_offline(network, default_weights(network) if weights is None else str(weights))
+    weights = default_weights(network) if weights is None else str(weights)
+    check_weights_file(weights)
+    check_imagenet_offline(network, weights)
 
 
 def _stylize(args) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -24,8 +23,9 @@ from . import config
 from .config import WeightsError  # noqa: F401 (re-exported: nst_tf.features.WeightsError)
 from .data import asset_path, download_failure, keras_home
 from .keras_weights import KERAS_WEIGHTS as _KERAS_WEIGHTS  # the one dict: tests patch it here
-from .keras_weights import (check_imagenet_offline, imagenet_weights_available,  # noqa: F401 (re-exported)
-                            keras_weights_path, local_imagenet_file, missing_imagenet_weights)
+from .keras_weights import (check_imagenet_offline, check_weights_file,  # noqa: F401 (re-exported)
+                            imagenet_weights_available, keras_weights_path, local_imagenet_file,
+                            missing_imagenet_weights)
 from .recipes import NETWORK_RECIPES, RECIPES
 from .step_cache import StepCache
 
@@ -145,9 +145,8 @@ def _load_weights(model, network: str, weights: str) -> str:
     if weights == "random":
         _randomize(model, seed=0)
         return "random"
+    check_weights_file(weights)
     path = _imagenet_file(network) if weights == "imagenet" else weights
-    if weights != "imagenet" and not Path(path).is_file():
-        raise WeightsError(f"{path}: no such weights file")
     try:
         model.load_weights(path)
     except Exception as err:  # h5py, shape and layer-count errors all mean "not this network's file"

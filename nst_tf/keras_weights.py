@@ -78,6 +78,12 @@ def missing_imagenet_weights(network: str, why: str) -> WeightsError:
         f"there, or set NST_VGG_WEIGHTS=random to run with untrained features")
 
 
+def check_weights_file(weights: str) -> None:
+    """A ``weights`` that is neither "imagenet" nor "random" is a file's path: it must be one."""
+    if weights not in ("imagenet", "random") and not Path(weights).is_file():
+        raise WeightsError(f"{weights}: no such weights file")
+
+
 def check_imagenet_offline(network: str, weights: str) -> None:
     """``missing_imagenet_weights`` when its answer is already certain: ImageNet VGG weights,
     ``NST_OFFLINE`` set (no download will be tried) and no local copy. Online, or with a copy

@@ -258,6 +258,8 @@ LATER_CASES = [
      ["vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING], NO_VGG),
     ("vgg16-missing-offline-train", ["train", "painting.png", "--images", "photos", "-o", "m.keras"],
      ["vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", *VGG_MISSING], NO_VGG),
+    ("weights-file-missing", [*STYLIZE, "--network", "squeezenet", "--weights", "nowhere.h5"],
+     ["nowhere.h5: no such weights file"]),
     # runs that reach the model (SqueezeNet, 64 px, 2 steps)
     ("loss-overflows-to-inf", [*STYLIZE, *SMALL, "--content-weight", "1e38"], ["loss became inf", "loss weights"]),
 ]
@@ -276,7 +278,7 @@ SUBPROCESS = {"course-name-misspelt", "course-name-partial", "content-symlink-lo
               "output-parent-is-a-file", "output-under-proc", "output-symlink-loop", "demo-folder-is-a-file",
               "fast-output-dir-is-a-file", "video-output-parent-is-a-file", "vgg19-missing-offline-stylize",
               "vgg16-missing-offline-weights-flag", "vgg19-missing-offline-weights-command",
-              "vgg16-missing-offline-train"}
+              "vgg16-missing-offline-train", "weights-file-missing"}
 FAST_CASES = {"course-name-partial", "content-8px-fast", "style-1px-fast", "bomb-fast-style", "video-is-a-jpeg",
               "video-missing", "input-dir-missing", "output-is-the-style-respelt", "fast-output-dir-is-a-file",
               "fast-output-dir-is-input", "fast-output-directory", "video-output-txt", "video-output-parent-is-a-file",
