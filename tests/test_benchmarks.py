@@ -117,3 +117,26 @@ def test_bench_quality_quick_prints_the_race_and_the_sweep(shared_run):
     assert "| lr 0.05 -> x0.1 smoothly |" in out and "| lbfgs |" in out and "| lbfgs 64->128 [" in out
     assert "| num_steps | seconds |" in out and "failed" not in out
     assert (shared_run[0] / "quality.png").is_file()
+
+
+def test_run_scripts_reports_each_script_on_its_own(tmp_path):
+    """A script that raises leaves its traceback and status 1, and the next one still runs with its own
+    argv, folder on sys.path and warning filters; output written below Python (fd 1) is captured too."""
+    (tmp_path / "helper_mod.py").write_text("VALUE = 7\n")
+    (tmp_path / "broken.py").write_text(
+        "import sys, warnings\nwarnings.simplefilter('ignore')\nprint('before', sys.argv[1:])\n"
+        "raise ValueError('boom')\n")
+    (tmp_path / "fine.py").write_text(
+        "import os, sys, warnings\nfrom helper_mod import VALUE\nprint('args', sys.argv[1:], VALUE, __name__)\n"
+        "print('filters reset:', not any(f[0] == 'ignore' and f[2] is Warning for f in warnings.filters))\n"
+        "sys.stdout.flush()\nos.write(1, b'raw fd write\\n')\nsys.exit(3 if '--fail' in sys.argv else 0)\n")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "run_scripts.py"), str(out),
+                           str(tmp_path / "broken.py"), "a", "---", str(tmp_path / "fine.py"), "b", "--fail"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "broken.status").read_text() == "1\n" and (out / "broken.out").read_text() == "before ['a']\n"
+    assert "Traceback" in (out / "broken.err").read_text() and "ValueError: boom" in (out / "broken.err").read_text()
+    assert (out / "fine.status").read_text() == "3\n"
+    assert (out / "fine.out").read_text() == ("args ['b', '--fail'] 7 __main__\nfilters reset: True\n"
+                                             "raw fd write\n")
