@@ -78,6 +78,15 @@ def run_script(script: Path, args: list[str]) -> int:
         gc.collect()
 
 
+def memory() -> str:
+    """This process's resident memory now and at its peak (Linux), for the log of a shared run."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        return f"RSS {int(fields['VmRSS'].split()[0]) >> 10} MiB, peak {int(fields['VmHWM'].split()[0]) >> 10} MiB"
+    except (OSError, KeyError, ValueError):
+        return "memory not known here"
+
+
 def main(argv: list[str]) -> int:
     out_dir, runs = Path(argv[0]), [[]]
     for arg in argv[1:]:
@@ -91,7 +100,7 @@ def main(argv: list[str]) -> int:
         with redirected(out_dir / f"{stem}.out", out_dir / f"{stem}.err"):
             status = run_script(Path(script).resolve(), args)
         (out_dir / f"{stem}.status").write_text(f"{status}\n")
-        print(f"{stem}: exit status {status}", flush=True)
+        print(f"{stem}: exit status {status}; {memory()}", flush=True)
     return 0
 
 

@@ -55,7 +55,7 @@ def shared_output(shared_run, script):
     status, err = out / f"{stem}.status", out / f"{stem}.err"
     errors = err.read_text()[-3000:] if err.is_file() else ""
     assert status.is_file(), (f"{script} did not finish: the shared process exited with {proc.returncode}\n"
-                              f"{errors}\n{proc.stderr[-2000:]}")
+                              f"{proc.stdout}{errors}\n{proc.stderr[-2000:]}")
     assert status.read_text().strip() == "0", f"{script} exited with {status.read_text().strip()}:\n{errors}"
     return (out / f"{stem}.out").read_text()
 
@@ -121,7 +121,8 @@ def test_bench_quality_quick_prints_the_race_and_the_sweep(shared_run):
 
 def test_run_scripts_reports_each_script_on_its_own(tmp_path):
     """A script that raises leaves its traceback and status 1, and the next one still runs with its own
-    argv, folder on sys.path and warning filters; output written below Python (fd 1) is captured too."""
+    argv, folder on sys.path and warning filters; output written below Python (fd 1) is captured too;
+    a script that ends the process is reported as not finished."""
     (tmp_path / "helper_mod.py").write_text("VALUE = 7\n")
     (tmp_path / "broken.py").write_text(
         "import sys, warnings\nwarnings.simplefilter('ignore')\nprint('before', sys.argv[1:])\n"
@@ -130,11 +131,16 @@ def test_run_scripts_reports_each_script_on_its_own(tmp_path):
         "import os, sys, warnings\nfrom helper_mod import VALUE\nprint('args', sys.argv[1:], VALUE, __name__)\n"
         "print('filters reset:', not any(f[0] == 'ignore' and f[2] is Warning for f in warnings.filters))\n"
         "sys.stdout.flush()\nos.write(1, b'raw fd write\\n')\nsys.exit(3 if '--fail' in sys.argv else 0)\n")
+    (tmp_path / "gone.py").write_text("import os\nos._exit(9)\n")  # takes the shared process with it
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "run_scripts.py"), str(out),
-                           str(tmp_path / "broken.py"), "a", "---", str(tmp_path / "fine.py"), "b", "--fail"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+                           str(tmp_path / "broken.py"), "a", "---", str(tmp_path / "fine.py"), "b", "--fail",
+                           "---", str(tmp_path / "gone.py")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 9 and "fine: exit status 3" in proc.stdout, proc.stderr
+    with pytest.raises(AssertionError, match="gone.py did not finish: the shared process exited with 9"):
+        shared_output((out, proc), "gone.py")
+    with pytest.raises(AssertionError, match="ValueError: boom"):
+        shared_output((out, proc), "broken.py")
     assert (out / "broken.status").read_text() == "1\n" and (out / "broken.out").read_text() == "before ['a']\n"
     assert "Traceback" in (out / "broken.err").read_text() and "ValueError: boom" in (out / "broken.err").read_text()
     assert (out / "fine.status").read_text() == "3\n"
