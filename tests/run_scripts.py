@@ -12,7 +12,8 @@ the file-descriptor level, so TensorFlow's own C++ messages land there too. When
 OUTDIR/<stem>.status holds its exit status: 0, the code it passed to ``sys.exit``, or 1 when it raised
 (the traceback is in its .err). A failing script does not stop the next one. Between scripts the
 warning filters, ``sys.path``, the environment and Keras's global dtype policy are put back as they
-were, and Keras's session is cleared.
+were, Keras's session is cleared and the C heap's freed pages go back to the system. The process's
+own stdout logs each script's exit status, CPU time and memory.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # test -> the script and its arguments it checks, in the order the one process runs them.
 # bench_memory first: its --quick run measures memory in that process, before anything else ran there.
-# bench_fast before bench_step: its peak (~1.9 GB, the TF Lite interpreters) then comes on top of
-# less retained memory (measured peak of the process: 1.9 GB in this order, 2.2 GB the other way).
+# bench_fast before bench_step: bench_fast peaks highest (~1.9 GB), on top of less memory retained
+# by the scripts before it (measured peak of the process: 1.9 GB in this order, 2.2 GB the other way).
 # bench_quality skips bf16 (slow without bf16 units), ff-init (TF Lite: bench_fast's) and coarse-to-fine
 # with Adam (its arguments run in "lbfgs 64->128"); each contender costs a trace of its own.
 SHARED = {
