@@ -13,7 +13,8 @@ through /proc/self/clear_refs, read from VmHWM; elsewhere ru_maxrss). That incre
 untrained (memory does not depend on the weights' values); SqueezeNet uses the real file from
 NST_ASSETS_DIR. ``--quick`` makes its one run in this process instead when TensorFlow has not run
 here yet (the increase is measured from the RSS after the build, so it is the same quantity
-without a second TensorFlow start; tests/run_scripts.py runs this script before the others). On a CPU this measures host memory; a GPU's peak would be
+without a second TensorFlow start; tests/run_scripts.py runs this script before the others). On a
+CPU this measures host memory; a GPU's peak would be
 ``tf.config.experimental.get_memory_info("GPU:0")["peak"]`` (not measured here: no GPU).
 """
 
