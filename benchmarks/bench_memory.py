@@ -115,7 +115,7 @@ def main() -> None:
     optimizers = args.optimizers or ([chosen_optimizer(DEFAULT_SCHEDULE)] if args.quick else ["adam", "lbfgs"])
     runs = len(sizes) * len(networks) * len(precisions) * len(optimizers)
     # A fresh process costs a TensorFlow start: not for one run, when TensorFlow has not run here yet
-    # (tests/run_scripts.py runs this script first); after other work the allocator's freed pages would
+    # (tests/run_scripts.py runs this script first); after other work the allocator's freed pages could
     # hide part of the increase, so the run then gets a fresh process after all.
     in_process = args.quick and runs == 1 and fresh
     print(f"{args.steps} steps of nst_tf.stylize per run, "
