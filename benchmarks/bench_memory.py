@@ -11,9 +11,10 @@ increase is the peak RSS during the run minus the RSS just before it (Linux: the
 through /proc/self/clear_refs, read from VmHWM; elsewhere ru_maxrss). That increase holds what
 ``check_memory`` estimates: activations, gradients, temporaries and the compiled step. VGG19 runs
 untrained (memory does not depend on the weights' values); SqueezeNet uses the real file from
-NST_ASSETS_DIR. ``--quick`` makes its one run in this process instead (nothing else has run here
-yet, and the increase is measured from the RSS after the build, so it is the same quantity
-without a second TensorFlow start). On a CPU this measures host memory; a GPU's peak would be
+NST_ASSETS_DIR. ``--quick`` makes its one run in this process instead when TensorFlow has not run
+here yet (the increase is measured from the RSS after the build, so it is the same quantity
+without a second TensorFlow start; tests/run_scripts.py runs this script before the others). On a
+CPU this measures host memory; a GPU's peak would be
 ``tf.config.experimental.get_memory_info("GPU:0")["peak"]`` (not measured here: no GPU).
 """
 
@@ -99,6 +100,7 @@ def main() -> None:
                         help="default: both (--quick: the default schedule's)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    fresh = "tensorflow" not in sys.modules
     if args.worker:
         network, size, precision, steps, optimizer = args.worker
         print(json.dumps(worker(network, int(size), precision, int(steps), optimizer)))
@@ -112,7 +114,10 @@ def main() -> None:
     precisions = args.precisions or list(dict.fromkeys(["float32", detect_precision()]))
     optimizers = args.optimizers or ([chosen_optimizer(DEFAULT_SCHEDULE)] if args.quick else ["adam", "lbfgs"])
     runs = len(sizes) * len(networks) * len(precisions) * len(optimizers)
-    in_process = args.quick and runs == 1  # a fresh process costs a TensorFlow start: not for one run
+    # A fresh process costs a TensorFlow start: not for one run, when TensorFlow has not run here yet
+    # (tests/run_scripts.py runs this script first); after other work the allocator's freed pages could
+    # hide part of the increase, so the run then gets a fresh process after all.
+    in_process = args.quick and runs == 1 and fresh
     print(f"{args.steps} steps of nst_tf.stylize per run, "
           f"{'in this process' if in_process else 'each in a fresh process'}; "
           f"default precision here: {detect_precision()}")

@@ -62,7 +62,8 @@ def tutorial_loss_fn(size):
     vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
     from nst_tf.features import _load_weights
 
-    _load_weights(vgg, "vgg19", os.environ.get("NST_VGG_WEIGHTS", "") or "imagenet")
+    _load_weights(vgg, "vgg19", os.environ.get("NST_VGG_WEIGHTS", "") or "imagenet",
+                  upto=CONTENT_LAYERS[0])  # the deepest layer the tutorial uses
     model = keras.Model(vgg.input, [vgg.get_layer(n).output for n in STYLE_LAYERS + CONTENT_LAYERS])
     content, style = _images(size)
 
