@@ -60,6 +60,8 @@ def test_notebook_hygiene(path):
     for cell in code:
         assert not cell.get("outputs"), f"{path.name}: stored outputs (clear them before committing)"
         assert cell.get("execution_count") is None, f"{path.name}: execution counts are stored"
+    ids = [c.get("id") for c in cells]  # nbformat 4.5 requires them; a missing one is a warning today
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id"
     first = "".join(cells[0]["source"])
     assert first.startswith("# "), f"{path.name}: the first cell must be the H1 title"
     badge = (f"https://colab.research.google.com/github/{COURSE_REPO}/blob/main/notebooks/{path.name}")
