@@ -50,7 +50,8 @@ PROBE_TAG = "gpu-check-probe"
 # its host number); ru_maxrss is the kernel's peak resident memory, in KiB on Linux.
 PROBE_CELL = f"""\
 import json as _json, resource as _resource, sys as _sys
-_peak = {{"host_mib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024}}
+_peak = {{"host_mib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024,
+          "colab": "google.colab" in _sys.modules}}  # whether the lecture's Colab-only cells ran
 if "tensorflow" in _sys.modules and _sys.modules["tensorflow"].config.list_logical_devices("GPU"):
     _peak["gpu_mib"] = _sys.modules["tensorflow"].config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 print("{PEAK_MARK}" + _json.dumps(_peak))
@@ -369,7 +370,12 @@ def render_report(results: list[Result], machine: dict, smi, args, out: Path, fi
     lines = ["# GPU check report", "",
              f"`benchmarks/gpu_check.py` ({'--dry-run' if args.dry_run else 'make gpu-check'}), "
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Mode: {mode}.", "",
-             "## Machine", "", *_machine_lines(machine, smi, args), ""]
+             "## Machine", "", *_machine_lines(machine, smi, args)]
+    reached = [r for r in results if "colab" in r.peak]
+    if reached:
+        lines.append(f"- Colab-only set-up cells (`'google.colab' in sys.modules`): ran in "
+                     f"{sum(bool(r.peak['colab']) for r in reached)} of the {len(reached)} notebooks that reached the end")
+    lines.append("")
     if machine.get("error"):
         lines += [f"**Setup failed, no notebook was run:** {machine['error']}", ""]
     lines += ["## Notebooks", "",

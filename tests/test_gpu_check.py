@@ -92,6 +92,8 @@ def test_dry_run_reports_time_figures_and_the_failing_cell(tmp_path):
     assert "| FAILED |" in bad and "not stated" in bad
     # memory read by the probe cell in the kernel (host RSS: no GPU); none where the notebook failed
     assert re.search(r"\| \d+ MiB \(host RSS", good) and "did not reach the end" in bad
+    # not on Colab: the lectures' Colab-only cells did not run, and the report says so
+    assert "(`'google.colab' in sys.modules`): ran in 0 of the 1 notebooks that reached the end" in report
     # the figure: written by the kernel under <report dir>/figures/<notebook>/ and linked relatively
     assert (out.parent / "figures" / "00_toy" / "toy_curve.png").is_file()
     assert "[toy_curve.png](figures/00_toy/toy_curve.png)" in report
