@@ -373,8 +373,9 @@ def render_report(results: list[Result], machine: dict, smi, args, out: Path, fi
              "## Machine", "", *_machine_lines(machine, smi, args)]
     reached = [r for r in results if "colab" in r.peak]
     if reached:
-        lines.append(f"- Colab-only set-up cells (`'google.colab' in sys.modules`): ran in "
-                     f"{sum(bool(r.peak['colab']) for r in reached)} of the {len(reached)} notebooks that reached the end")
+        ran = sum(bool(r.peak["colab"]) for r in reached)
+        lines.append(f"- Colab-only set-up cells (`'google.colab' in sys.modules`): ran in {ran} of the "
+                     f"{len(reached)} notebooks that reached the end")
     lines.append("")
     if machine.get("error"):
         lines += [f"**Setup failed, no notebook was run:** {machine['error']}", ""]
@@ -454,8 +455,11 @@ def parse_args(argv=None):
 
 def no_gpu(smi: list[list[str]] | None) -> str:
     """The setup error of a full run whose TensorFlow sees no GPU, with what nvidia-smi says."""
-    seen = ("nvidia-smi sees " + ", ".join(row[0] for row in smi) + ": the GPU is there, this TensorFlow cannot "
-            "use it (a CPU-only build, or one built for another CUDA)") if smi else "nvidia-smi is not found or not working"
+    if smi:
+        seen = ("nvidia-smi sees " + ", ".join(row[0] for row in smi) + ": the GPU is there, this TensorFlow "
+                "cannot use it (a CPU-only build, or one built for another CUDA)")
+    else:
+        seen = "nvidia-smi is not found or not working"
     return (f"TensorFlow sees no GPU in {sys.executable}; {seen}. Run with the Python whose TensorFlow sees the "
             f"GPU (make gpu-check GPU_PYTHON=...), or with --dry-run for the CPU")
 

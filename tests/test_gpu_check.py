@@ -121,7 +121,8 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(gpu_check, "run_notebook", fake_run)
     out = tmp_path / "report.md"
-    monkeypatch.setattr(gpu_check, "quality_race", lambda args, env, machine: (["## Time to quality", "", "RACE"], None))
+    monkeypatch.setattr(gpu_check, "quality_race",
+                        lambda args, env, machine: (["## Time to quality", "", "RACE"], None))
     status = gpu_check.main(["--dry-run", "--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00",
                              "--out", str(out)])
     assert status == 0, capsys.readouterr().out
@@ -195,10 +196,12 @@ def test_no_gpu_in_tensorflow_stops_before_the_first_notebook(tmp_path, monkeypa
     # nvidia-smi sees a T4, but this TensorFlow does not (a CPU build, or the wrong CUDA): a full run
     # would take hours on the CPU and report nothing about the GPU
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads: {"precision": "float32", "tensorflow": "2.21.0"})
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads: {"precision": "float32", "tensorflow": "2.21.0"})
     monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: [["Tesla T4", "550.54", "15360"]])
     ran = []
-    monkeypatch.setattr(gpu_check, "run_notebook", lambda path, *rest, **kw: ran.append(path) or gpu_check.Result(path.stem, 1.0, None))
+    monkeypatch.setattr(gpu_check, "run_notebook",
+                        lambda path, *rest, **kw: ran.append(path) or gpu_check.Result(path.stem, 1.0, None))
     monkeypatch.setattr(gpu_check, "quality_race", lambda *a: ran.append("race") or ([], None))
     out = tmp_path / "report.md"
     assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)]) == 1
