@@ -59,7 +59,8 @@ print("{PEAK_MARK}" + _json.dumps(_peak))
 KERNEL_NAME = "nst-gpu-check"
 RACE_TIMEOUT = 7200  # seconds
 # Run in a child process, so that this process never holds GPU memory the notebooks need.
-# argv[1]: what to download and check before the timed runs (DOWNLOADS' keys, comma-separated).
+# argv[1]: what to download and check before the timed runs (DOWNLOADS' keys, comma-separated);
+# argv[2] "need-gpu": nothing is downloaded when TensorFlow sees no GPU (the run stops there anyway).
 MACHINE_PROBE = """\
 import json, platform, sys
 info = {"python": platform.python_version(), "downloaded": []}
@@ -73,7 +74,8 @@ try:
         info["gpu"] = details.get("device_name", gpus[0].name)
         info["compute_capability"] = ".".join(map(str, details.get("compute_capability") or ())) or None
         info["gpu_count"] = len(gpus)
-    for item in filter(None, sys.argv[1].split(",")):  # in the order given; the first failure stops
+    downloads = [] if sys.argv[2] == "need-gpu" and not gpus else filter(None, sys.argv[1].split(","))
+    for item in downloads:  # in the order given; the first failure stops
         if item == "hub":
             from nst_tf.fast import load_fast_model
             load_fast_model()  # into TF Hub's cache, where the kernels' hub.load finds it
@@ -181,10 +183,12 @@ def downloads_needed(notebooks: list[Path], weights: str) -> list[str]:
     return [item for item in needed + ["hub"] if item == "vgg19" or DOWNLOADS[item][0] in code]
 
 
-def probe_machine(env: dict, downloads: list[str]) -> dict:
+def probe_machine(env: dict, downloads: list[str], need_gpu: bool = False) -> dict:
     """Versions, GPU and precision as the notebooks' kernels will see them (same environment), after
-    downloading ``downloads`` (``downloads_needed``): the first one that fails is the probe's error."""
-    proc = subprocess.run([sys.executable, "-c", MACHINE_PROBE, ",".join(downloads)], capture_output=True,
+    downloading ``downloads`` (``downloads_needed``): the first one that fails is the probe's error.
+    ``need_gpu``: download nothing when TensorFlow sees no GPU."""
+    proc = subprocess.run([sys.executable, "-c", MACHINE_PROBE, ",".join(downloads),
+                           "need-gpu" if need_gpu else "-"], capture_output=True,
                           text=True, env=env, cwd=ROOT)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -471,7 +475,8 @@ def main(argv=None) -> int:
     executed_dir.mkdir(parents=True, exist_ok=True)
     env = kernel_env(args, "machine-probe", figures_dir)
     print(f"gpu_check: {'dry run' if args.dry_run else 'full mode'}, {len(notebooks)} notebook(s)", flush=True)
-    machine = probe_machine(env, downloads_needed(notebooks, env.get("NST_VGG_WEIGHTS", "imagenet")))
+    machine = probe_machine(env, downloads_needed(notebooks, env.get("NST_VGG_WEIGHTS", "imagenet")),
+                            need_gpu=not args.dry_run)
     smi = nvidia_smi("name,driver_version,memory.total")
     if not args.dry_run and not machine.get("error") and not machine.get("gpu"):
         machine["error"] = no_gpu(smi)

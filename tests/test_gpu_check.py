@@ -110,7 +110,8 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
     # in this process, with the machine probe (a TensorFlow import) and the notebook run replaced:
     # the test above runs both for real (papermill and a kernel cost seconds per notebook)
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads: {"precision": "float32"})
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads, need_gpu=False: {"precision": "float32"})
     ran = []
 
     def fake_run(path, args, executed_dir, figures_dir, sample_gpu):
@@ -175,7 +176,7 @@ def test_quality_race_skips_bf16_where_the_gpu_has_no_bf16_units(monkeypatch):
 def test_a_failed_race_keeps_the_notebook_report_is_one_line_and_fails_the_run(tmp_path, monkeypatch, error,
                                                                               expected):
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads: dict(T4))
+    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads, need_gpu=False: dict(T4))
     monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: [["Tesla T4", "550.54", "15360"]])
     monkeypatch.setattr(gpu_check, "run_notebook", lambda path, *rest, **kw: gpu_check.Result(path.stem, 60.0, None))
 
@@ -197,7 +198,7 @@ def test_no_gpu_in_tensorflow_stops_before_the_first_notebook(tmp_path, monkeypa
     # would take hours on the CPU and report nothing about the GPU
     _write_notebooks(tmp_path / "nbs")
     monkeypatch.setattr(gpu_check, "probe_machine",
-                        lambda env, downloads: {"precision": "float32", "tensorflow": "2.21.0"})
+                        lambda env, downloads, need_gpu=False: {"precision": "float32", "tensorflow": "2.21.0"})
     monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: [["Tesla T4", "550.54", "15360"]])
     ran = []
     monkeypatch.setattr(gpu_check, "run_notebook",
@@ -219,7 +220,8 @@ def test_no_gpu_in_tensorflow_stops_before_the_first_notebook(tmp_path, monkeypa
 
 def test_machine_probe_failure_runs_nothing_and_fails(tmp_path, monkeypatch):
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads: {"error": "WeightsError: no VGG19"})
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads, need_gpu=False: {"error": "WeightsError: no VGG19"})
     out = tmp_path / "report.md"
     assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)]) == 1
     report = out.read_text(encoding="utf-8")
@@ -306,28 +308,31 @@ def test_the_probe_downloads_what_the_selected_lectures_load():
 
 def test_main_hands_the_probe_the_downloads_and_a_failed_one_runs_nothing(tmp_path, monkeypatch):
     asked, ran = [], []
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads: asked.append(downloads) or
+    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads, need_gpu:
+                        asked.append((downloads, need_gpu)) or
                         {**T4, "error": "FastModelError: https://tfhub.dev/...: cannot load the model (HTTP 503)"})
     monkeypatch.setattr(gpu_check, "run_notebook", lambda path, *rest, **kw: ran.append(path))
     out = tmp_path / "report.md"
     assert gpu_check.main(["--notebooks", "07", "09", "--out", str(out)]) == 1
-    assert asked == [["vgg19", "vgg16", "hub"]] and not ran
+    assert asked == [(["vgg19", "vgg16", "hub"], True)] and not ran
     assert "**Setup failed, no notebook was run:** FastModelError" in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("downloads, error", [
-    (["vgg16"], "WeightsError: vgg16 ImageNet weights are missing"),
-    (["hub"], "FastModelError: https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2: not cached"),
+@pytest.mark.parametrize("downloads, need_gpu, error", [
+    (["vgg16"], False, "WeightsError: vgg16 ImageNet weights are missing"),
+    (["hub"], False, "FastModelError: https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2: "
+                     "not cached"),
+    (["hub"], True, None),  # a full run without a GPU downloads nothing: it stops at "no GPU" anyway
 ])
-def test_the_real_probe_reports_a_download_it_cannot_make(tmp_path, downloads, error):
+def test_the_real_probe_reports_a_download_it_cannot_make(tmp_path, downloads, need_gpu, error):
     # offline, with empty caches: the probe (a real child process, TensorFlow imported) fails on it
     env = {**os.environ, "NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras"),
            "NST_ASSETS_DIR": str(tmp_path / "assets"), "TFHUB_CACHE_DIR": str(tmp_path / "hub"),
            "CUDA_VISIBLE_DEVICES": "-1"}
     env.pop("NST_HUB_MODEL", None)
-    machine = gpu_check.probe_machine(env, downloads)
-    assert machine["error"].startswith(error), machine
-    assert machine["downloaded"] == [] and machine["tensorflow"].startswith("2.")
+    machine = gpu_check.probe_machine(env, downloads, need_gpu=need_gpu)
+    assert machine.get("error", "").startswith(error) if error else "error" not in machine, machine
+    assert machine["downloaded"] == [] and machine["tensorflow"].startswith("2.") and "gpu" not in machine
 
 
 def test_notebooks_run_on_a_kernel_of_this_python(tmp_path, monkeypatch):
