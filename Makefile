@@ -34,7 +34,7 @@ TEST_WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 TEST_THREADS ?= $(if $(TEST_WORKERS),TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1)
 UV_VERSION ?= 0.13.9
 
-.PHONY: install demo test student figures lab bench gpu-check clean
+.PHONY: install demo test student figures lab bench gpu-check gpu-python clean
 
 # uv installs the same pinned requirements from PyPI as pip, with parallel downloads: measured on
 # a fresh venv here, 54 s against pip's 621 s (most of a CI run's set-up). pip is the fallback.
@@ -103,9 +103,21 @@ bench: install
 	$(PY) benchmarks/bench_quality.py $(if $(QUICK),--quick)
 
 # For whoever has a GPU: every notebook in full mode with ImageNet VGG19 -> build/gpu-report.md
-# (times, memory, failures, figures in build/figures). GPU_CHECK_ARGS="--dry-run --notebooks 00 03" on a CPU.
-gpu-check: install
-	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+# (times, memory, failures, figures in build/figures). It runs on the machine's own Python, GPU_PYTHON
+# (on Colab python3, the default), whose TensorFlow matches the system's CUDA and sees the GPU; not on
+# .venv, whose pinned TensorFlow may not. gpu-python installs the course package into it with the
+# lectures' extras, TensorFlow pinned to the installed version so that pip never replaces it (tf-keras
+# then resolves to the matching release). The kernels are that Python too (gpu_check.py's own kernelspec).
+# GPU_CHECK_ARGS="--dry-run --notebooks 00 03" on a CPU: .venv (make install), unless GPU_PYTHON is given.
+GPU_PYTHON ?= $(if $(filter --dry-run,$(GPU_CHECK_ARGS)),$(PY),python3)
+gpu-check: $(if $(filter $(PY),$(GPU_PYTHON)),install,gpu-python)
+	$(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
+gpu-python:
+	@tf=$$($(GPU_PYTHON) -c "from importlib.metadata import version; print(version('tensorflow'))" 2>/dev/null) || { \
+	  echo "gpu-check: $(GPU_PYTHON) has no TensorFlow; set GPU_PYTHON to the Python whose TensorFlow sees the GPU" >&2; exit 1; }; \
+	echo "gpu-check: installing the course package into $(GPU_PYTHON), keeping its tensorflow==$$tf"; \
+	$(GPU_PYTHON) -m pip install --quiet -e ".[notebooks]" "papermill>=2.5" ipykernel "tensorflow==$$tf"
 
 clean:
 	rm -rf build figures outputs .pytest_cache

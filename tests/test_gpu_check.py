@@ -41,6 +41,8 @@ import matplotlib.pyplot as plt
 from nst_tf.plotting import save_figure
 assert FAST is False and IMAGE_SIZE == 64 and NUM_STEPS == 2, (FAST, IMAGE_SIZE, NUM_STEPS)
 assert os.environ["NST_FAST"] == "0" and os.environ["CUDA_VISIBLE_DEVICES"] == "-1"
+import sys
+assert sys.executable == KERNEL_PYTHON, sys.executable  # the interpreter that ran gpu_check.py
 fig, ax = plt.subplots(figsize=(1, 1))
 ax.plot([0, 1], [1, 0])
 assert save_figure(fig, "toy curve") is not None  # NST_SAVE_FIGURES is set: <NST_FIGURES_DIR>/<NST_NOTEBOOK>/
@@ -50,7 +52,8 @@ assert save_figure(fig, "toy curve") is not None  # NST_SAVE_FIGURES is set: <NS
 def _write_notebooks(folder: Path):
     folder.mkdir()
     good = _notebook([_cell("markdown", "# Toy\n\n## Overview\n\nA toy.\n\n**Time:** about **1 minute**\n"),
-                      _cell("code", PARAMETERS, ["parameters"]), _cell("code", SAVE_FIGURE)])
+                      _cell("code", PARAMETERS, ["parameters"]),
+                      _cell("code", SAVE_FIGURE.replace("KERNEL_PYTHON", repr(sys.executable)))])
     bad = _notebook([_cell("markdown", "# Broken\n\nNo time given here.\n"),
                      _cell("code", PARAMETERS, ["parameters"]), _cell("code", "x = 1 + 1"),
                      _cell("code", 'assert x == 3, "arithmetic is broken"\nprint("never")')])
@@ -60,7 +63,14 @@ def _write_notebooks(folder: Path):
 
 def _dry_run(tmp_path, *selectors):
     out = tmp_path / "out" / "report.md"
-    env = {**os.environ, "NST_VGG_WEIGHTS": "random"}
+    # A "python3" kernelspec first on JUPYTER_PATH that is not this Python (a user's, another
+    # interpreter's): papermill's default kernel would be it; gpu_check must start its own.
+    hijack = tmp_path / "jupyter" / "kernels" / "python3"
+    hijack.mkdir(parents=True)
+    (hijack / "kernel.json").write_text(json.dumps(
+        {"argv": [sys.executable, "-c", "raise SystemExit('the wrong kernel')"], "display_name": "other",
+         "language": "python"}))
+    env = {**os.environ, "NST_VGG_WEIGHTS": "random", "JUPYTER_PATH": str(tmp_path / "jupyter")}
     proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--no-race", "--notebooks-dir",
                            str(tmp_path / "nbs"), "--out", str(out), "--notebooks", *selectors],
                           capture_output=True, text=True, env=env, timeout=300)
@@ -82,6 +92,8 @@ def test_dry_run_reports_time_figures_and_the_failing_cell(tmp_path):
     assert "| FAILED |" in bad and "not stated" in bad
     # memory read by the probe cell in the kernel (host RSS: no GPU); none where the notebook failed
     assert re.search(r"\| \d+ MiB \(host RSS", good) and "did not reach the end" in bad
+    # not on Colab: the lectures' Colab-only cells did not run, and the report says so
+    assert "(`'google.colab' in sys.modules`): ran in 0 of the 1 notebooks that reached the end" in report
     # the figure: written by the kernel under <report dir>/figures/<notebook>/ and linked relatively
     assert (out.parent / "figures" / "00_toy" / "toy_curve.png").is_file()
     assert "[toy_curve.png](figures/00_toy/toy_curve.png)" in report
@@ -98,7 +110,8 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
     # in this process, with the machine probe (a TensorFlow import) and the notebook run replaced:
     # the test above runs both for real (papermill and a kernel cost seconds per notebook)
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, weights: {"precision": "float32"})
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads, need_gpu=False: {"precision": "float32"})
     ran = []
 
     def fake_run(path, args, executed_dir, figures_dir, sample_gpu):
@@ -109,7 +122,8 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(gpu_check, "run_notebook", fake_run)
     out = tmp_path / "report.md"
-    monkeypatch.setattr(gpu_check, "quality_race", lambda args, env, has_gpu: ["## Time to quality", "", "RACE"])
+    monkeypatch.setattr(gpu_check, "quality_race",
+                        lambda args, env, machine: (["## Time to quality", "", "RACE"], None))
     status = gpu_check.main(["--dry-run", "--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00",
                              "--out", str(out)])
     assert status == 0, capsys.readouterr().out
@@ -117,6 +131,10 @@ def test_dry_run_of_a_passing_subset_exits_zero(tmp_path, monkeypatch, capsys):
     report = out.read_text(encoding="utf-8")
     assert "| 00_toy | ok | 0.5 min (30 s) | 1 min | 0.5× |" in report and "01_broken" not in report and "## Failures\n\nNone." in report
     assert report.rstrip().endswith("## Time to quality\n\nRACE")  # the race comes after the notebooks
+
+
+T4 = {"gpu": "Tesla T4", "compute_capability": "7.5", "precision": "float32"}  # as the probe reports it
+A100 = {"gpu": "NVIDIA A100-SXM4-40GB", "compute_capability": "8.0", "precision": "mixed_bfloat16"}
 
 
 def test_quality_race_runs_vgg19_on_a_gpu_at_toy_size_in_a_dry_run_and_never_on_a_bare_cpu(monkeypatch):
@@ -128,17 +146,82 @@ def test_quality_race_runs_vgg19_on_a_gpu_at_toy_size_in_a_dry_run_and_never_on_
 
     monkeypatch.setattr(gpu_check.subprocess, "run", fake_run)
     cpu = gpu_check.parse_args([])
-    assert gpu_check.quality_race(cpu, {}, has_gpu=False) == [] and not calls
-    assert gpu_check.quality_race(gpu_check.parse_args(["--dry-run", "--no-race"]), {}, has_gpu=False) == []
-    lines = gpu_check.quality_race(cpu, {}, has_gpu=True)
-    assert calls[-1][-4:] == ["--network", "vgg19", "--sizes", "512"] and "| tutorial | 1 s |" in "\n".join(lines)
-    dry = gpu_check.quality_race(gpu_check.parse_args(["--dry-run"]), {}, has_gpu=False)
-    assert "--quick" in calls[-1] and "--network" in calls[-1] and "DRY RUN" in "\n".join(dry)
+    assert gpu_check.quality_race(cpu, {}, {}) == ([], None) and not calls
+    # nvidia-smi may see a GPU that TensorFlow does not: only TensorFlow's view counts
+    assert gpu_check.quality_race(cpu, {}, {"precision": "float32"}) == ([], None) and not calls
+    assert gpu_check.quality_race(gpu_check.parse_args(["--dry-run", "--no-race"]), {}, {}) == ([], None)
+    lines, failure = gpu_check.quality_race(cpu, {}, A100)
+    assert failure is None and calls[-1][-4:] == ["--network", "vgg19", "--sizes", "512"]
+    assert "| tutorial | 1 s |" in "\n".join(lines)
+    dry, failure = gpu_check.quality_race(gpu_check.parse_args(["--dry-run"]), {}, {})
+    assert "--quick" in calls[-1] and "--network" in calls[-1] and "DRY RUN" in "\n".join(dry) and failure is None
+
+
+def test_quality_race_skips_bf16_where_the_gpu_has_no_bf16_units(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gpu_check.subprocess, "run", lambda command, **kwargs: calls.append(command)
+                        or subprocess.CompletedProcess(command, 0, stdout="table", stderr=""))
+    args = gpu_check.parse_args([])
+    gpu_check.quality_race(args, {}, T4)  # compute capability 7.5: detect_precision() chose float32
+    assert calls[-1][-2:] == ["--skip", "bf16"]
+    gpu_check.quality_race(args, {}, A100)  # 8.0: bf16 units, the contender runs
+    assert "--skip" not in calls[-1]
+
+
+@pytest.mark.parametrize("error, expected", [
+    (subprocess.TimeoutExpired(["bench_quality.py"], 7200), "**FAILED:** timed out after 120 min"),
+    (MemoryError("cannot fork"), "**FAILED:** MemoryError: cannot fork"),
+    (None, "**FAILED:** exit 1: RuntimeError: out of memory"),
+])
+def test_a_failed_race_keeps_the_notebook_report_is_one_line_and_fails_the_run(tmp_path, monkeypatch, error,
+                                                                              expected):
+    _write_notebooks(tmp_path / "nbs")
+    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads, need_gpu=False: dict(T4))
+    monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: [["Tesla T4", "550.54", "15360"]])
+    monkeypatch.setattr(gpu_check, "run_notebook", lambda path, *rest, **kw: gpu_check.Result(path.stem, 60.0, None))
+
+    def race(command, **kwargs):
+        if error is not None:
+            raise error
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="Traceback\nRuntimeError: out of memory\n")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", race)
+    out = tmp_path / "report.md"
+    assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00", "--out", str(out)]) == 1
+    report = out.read_text(encoding="utf-8")
+    assert "| 00_toy | ok | 1.0 min (60 s) |" in report and "## Failures\n\nNone." in report
+    assert report.rstrip().endswith(expected)
+
+
+def test_no_gpu_in_tensorflow_stops_before_the_first_notebook(tmp_path, monkeypatch):
+    # nvidia-smi sees a T4, but this TensorFlow does not (a CPU build, or the wrong CUDA): a full run
+    # would take hours on the CPU and report nothing about the GPU
+    _write_notebooks(tmp_path / "nbs")
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads, need_gpu=False: {"precision": "float32", "tensorflow": "2.21.0"})
+    monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: [["Tesla T4", "550.54", "15360"]])
+    ran = []
+    monkeypatch.setattr(gpu_check, "run_notebook",
+                        lambda path, *rest, **kw: ran.append(path) or gpu_check.Result(path.stem, 1.0, None))
+    monkeypatch.setattr(gpu_check, "quality_race", lambda *a: ran.append("race") or ([], None))
+    out = tmp_path / "report.md"
+    assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)]) == 1
+    report = out.read_text(encoding="utf-8")
+    assert not ran and "| 00_toy |" not in report
+    assert "**Setup failed, no notebook was run:** TensorFlow sees no GPU in " in report
+    assert "nvidia-smi sees Tesla T4" in report and "GPU_PYTHON" in report
+    monkeypatch.setattr(gpu_check, "nvidia_smi", lambda fields: None)
+    assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)]) == 1 and not ran
+    assert "nvidia-smi is not found or not working" in out.read_text(encoding="utf-8")
+    # a dry run needs no GPU
+    assert gpu_check.main(["--dry-run", "--notebooks-dir", str(tmp_path / "nbs"), "--notebooks", "00",
+                           "--out", str(out)]) == 0 and len(ran) == 2  # the notebook and the race
 
 
 def test_machine_probe_failure_runs_nothing_and_fails(tmp_path, monkeypatch):
     _write_notebooks(tmp_path / "nbs")
-    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, weights: {"error": "WeightsError: no VGG19"})
+    monkeypatch.setattr(gpu_check, "probe_machine",
+                        lambda env, downloads, need_gpu=False: {"error": "WeightsError: no VGG19"})
     out = tmp_path / "report.md"
     assert gpu_check.main(["--notebooks-dir", str(tmp_path / "nbs"), "--out", str(out)]) == 1
     report = out.read_text(encoding="utf-8")
@@ -158,6 +241,12 @@ LECTURE_PHRASES = [  # as the lectures state it (markdown bold kept), and what i
      "optimizations dominate — VGG19 at 512 px, 500 steps, ~60 ms/step (≈0.3 TFLOP/step at ~5 TFLOP/s)\n"
      "≈ 30 s per pair, ≈ 2 min in all; every feed-forward call", (2, 2)),
     ("**Time:** about **90 seconds**", (1.5, 1.5)),
+    # a total in words, then the arithmetic that is only part of it (lectures 06, 07): the total counts
+    ("**Time:** fast mode (`NST_FAST=1`) runs in one to two minutes on a 2-core CPU. Full mode on a Colab\n"
+     "T4 is **expected** to take a few minutes (an estimate, not yet confirmed by a GPU run): the \"work\"\n"
+     "cell below counts ~1,700 VGG19 evaluations at 512 px plus the coarse-to-fine passes with\n"
+     "`step_flops`, about 2 minutes of arithmetic at an assumed float32 rate for a T4, plus XLA", (2, 5)),
+    ("**Time:** Full mode on a Colab T4 is expected to take a couple of minutes: ~40 s of arithmetic", (2, 3)),
 ]
 
 
@@ -181,6 +270,13 @@ def test_every_lecture_states_a_full_mode_time_the_report_can_read(path):
     assert 0.5 <= stated.low <= stated.high <= 60
 
 
+def test_the_stated_time_is_the_lectures_total_not_a_part_of_it():
+    # 06 and 07 say "a few minutes" in all, then the arithmetic alone (2 and 1.5 minutes)
+    for name in ("06_speed_and_scale", "07_fast_style_transfer"):
+        stated = gpu_check.stated_time(json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")))
+        assert (stated.low, stated.high) == (2, 5), (name, stated)
+
+
 def test_failure_names_the_lecture_cell_not_papermills_added_ones():
     executed = _notebook([
         _cell("markdown", "papermill error banner", ["papermill-error-cell-tag"]),
@@ -195,6 +291,69 @@ def test_failure_names_the_lecture_cell_not_papermills_added_ones():
     assert gpu_check.first_error(executed) == "cell 2 (`y = f()`): ValueError: bad size"
     executed["cells"][3]["outputs"], executed["cells"][3]["metadata"] = [], {}
     assert gpu_check.first_error(executed) is None
+
+
+def _lectures(*prefixes):
+    return gpu_check.select_notebooks(ROOT / "notebooks", list(prefixes))
+
+
+def test_the_probe_downloads_what_the_selected_lectures_load():
+    # VGG16: lecture 05's backbone comparison and lecture 09's loss network; the TF Hub model: 07 and 09
+    assert gpu_check.downloads_needed(_lectures("00", "03"), "imagenet") == ["vgg19"]
+    assert gpu_check.downloads_needed(_lectures("05"), "imagenet") == ["vgg19", "vgg16"]
+    assert gpu_check.downloads_needed(_lectures("07"), "imagenet") == ["vgg19", "hub"]
+    assert gpu_check.downloads_needed(_lectures(), "imagenet") == ["vgg19", "vgg16", "hub"]
+    assert gpu_check.downloads_needed(_lectures(), "random") == ["hub"]  # a dry run's untrained VGG
+
+
+def test_main_hands_the_probe_the_downloads_and_a_failed_one_runs_nothing(tmp_path, monkeypatch):
+    asked, ran = [], []
+    monkeypatch.setattr(gpu_check, "probe_machine", lambda env, downloads, need_gpu:
+                        asked.append((downloads, need_gpu)) or
+                        {**T4, "error": "FastModelError: https://tfhub.dev/...: cannot load the model (HTTP 503)"})
+    monkeypatch.setattr(gpu_check, "run_notebook", lambda path, *rest, **kw: ran.append(path))
+    out = tmp_path / "report.md"
+    assert gpu_check.main(["--notebooks", "07", "09", "--out", str(out)]) == 1
+    assert asked == [(["vgg19", "vgg16", "hub"], True)] and not ran
+    assert "**Setup failed, no notebook was run:** FastModelError" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("downloads, need_gpu, error", [
+    (["vgg16"], False, "WeightsError: vgg16 ImageNet weights are missing"),
+    (["hub"], False, "FastModelError: https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2: "
+                     "not cached"),
+    (["hub"], True, None),  # a full run without a GPU downloads nothing: it stops at "no GPU" anyway
+])
+def test_the_real_probe_reports_a_download_it_cannot_make(tmp_path, downloads, need_gpu, error):
+    # offline, with empty caches: the probe (a real child process, TensorFlow imported) fails on it
+    env = {**os.environ, "NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras"),
+           "NST_ASSETS_DIR": str(tmp_path / "assets"), "TFHUB_CACHE_DIR": str(tmp_path / "hub"),
+           "CUDA_VISIBLE_DEVICES": "-1"}
+    env.pop("NST_HUB_MODEL", None)
+    machine = gpu_check.probe_machine(env, downloads, need_gpu=need_gpu)
+    assert machine.get("error", "").startswith(error) if error else "error" not in machine, machine
+    assert machine["downloaded"] == [] and machine["tensorflow"].startswith("2.") and "gpu" not in machine
+
+
+def test_notebooks_run_on_a_kernel_of_this_python(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_papermill(command, **kwargs):
+        calls.append((command, kwargs["env"]))
+        spec = Path(kwargs["env"]["JUPYTER_PATH"].split(os.pathsep)[0]) / "kernels" / gpu_check.KERNEL_NAME
+        calls.append(json.loads((spec / "kernel.json").read_text()))  # before the scratch folder goes
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="no kernel")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", fake_papermill)
+    monkeypatch.setenv("JUPYTER_PATH", "/somewhere/else")
+    _write_notebooks(tmp_path / "nbs")
+    gpu_check.run_notebook(tmp_path / "nbs" / "00_toy.ipynb", gpu_check.parse_args(["--dry-run"]), tmp_path,
+                           tmp_path / "figures", sample_gpu=False)
+    (command, env), spec = calls
+    assert command[:3] == [sys.executable, "-m", "papermill"]
+    assert command[command.index("-k") + 1] == gpu_check.KERNEL_NAME
+    assert spec["argv"][:3] == [sys.executable, "-m", "ipykernel_launcher"]
+    assert env["JUPYTER_PATH"].split(os.pathsep)[1:] == ["/somewhere/else"]  # kept, after ours
 
 
 @pytest.fixture
@@ -230,7 +389,7 @@ def test_report_machine_section_from_nvidia_smi_and_tensorflow(fake_nvidia_smi, 
     smi = gpu_check.nvidia_smi("name,driver_version,memory.total")
     assert smi == [["Tesla T4", "535.104.05", "15360"]]
     machine = {"python": "3.11.9", "tensorflow": "2.21.0", "keras": "3.15.1", "precision": "mixed_float16",
-               "gpu": "Tesla T4", "compute_capability": "7.5", "gpu_count": 1, "weights_checked": True}
+               "gpu": "Tesla T4", "compute_capability": "7.5", "gpu_count": 1, "downloaded": ["vgg19", "hub"]}
     result = gpu_check.Result("04_optimizing_pixels", 250.0, gpu_check.Stated(3, 3),
                               peak={"host_mib": 3000.0, "gpu_mib": 2100.4}, smi_peak_mib=14800,
                               slowest="cell 12, 95 s")
@@ -240,6 +399,8 @@ def test_report_machine_section_from_nvidia_smi_and_tensorflow(fake_nvidia_smi, 
     assert "- GPU (TensorFlow): Tesla T4 (compute capability 7.5)" in report
     assert "- GPU 0 (nvidia-smi): Tesla T4, driver 535.104.05, 15360 MiB" in report
     assert "`nst_tf.precision.detect_precision()`: mixed_float16" in report
+    assert ("- Downloaded and loaded before the timed runs: VGG19 ImageNet weights (md5-checked), "
+            "TF Hub Magenta model") in report
     assert ("| 04_optimizing_pixels | ok | 4.2 min (250 s) | 3 min | 1.4× | 2100 MiB (TF, GPU:0) "
             "| 14800 MiB | cell 12, 95 s | 0 |") in report
     assert (f"Open an issue at https://github.com/{COURSE_REPO}/issues and attach build/gpu-report.md "
@@ -254,10 +415,38 @@ def test_select_notebooks_by_prefix(tmp_path):
         gpu_check.select_notebooks(tmp_path / "nbs", ["07"])
 
 
-def test_makefile_gpu_check_is_one_line_calling_the_script():
+def test_makefile_gpu_check_dry_run_uses_the_course_venv():
     make = subprocess.run(["make", "-n", "gpu-check", "GPU_CHECK_ARGS=--dry-run --notebooks 00"],
                           capture_output=True, text=True, cwd=ROOT)
     assert make.returncode == 0, make.stderr
     calls = [line for line in make.stdout.splitlines() if "gpu_check.py" in line]
     assert calls == [".venv/bin/python benchmarks/gpu_check.py --dry-run --notebooks 00"]
     assert re.search(r"^\.PHONY:.*\bgpu-check\b", (ROOT / "Makefile").read_text(), re.M)
+
+
+def _fake_python(tmp_path, tensorflow):
+    """A GPU_PYTHON that logs its arguments and has ``tensorflow`` installed (None: no TensorFlow)."""
+    log, python = tmp_path / "calls", tmp_path / "python"
+    answer = f'echo "{tensorflow}"' if tensorflow else "exit 1"
+    python.write_text(f'#!/bin/sh\necho "$*" >> {log}\ncase "$1" in -c) {answer} ;; esac\n')
+    python.chmod(0o755)
+    return python, log
+
+
+def test_makefile_gpu_check_runs_on_the_machines_python_and_keeps_its_tensorflow(tmp_path):
+    python, log = _fake_python(tmp_path, "2.19.0")  # Colab's, built for its CUDA
+    make = subprocess.run(["make", "gpu-check", f"GPU_PYTHON={python}", "GPU_CHECK_ARGS=--notebooks 00"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert make.returncode == 0, make.stdout + make.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("-c ") and "version('tensorflow')" in calls[0]
+    assert calls[1] == '-m pip install --quiet -e .[notebooks] papermill>=2.5 ipykernel tensorflow==2.19.0'
+    assert calls[2:] == ["benchmarks/gpu_check.py --notebooks 00"]
+    assert ".venv" not in make.stdout  # no course venv, no pinned TensorFlow 2.21
+
+
+def test_makefile_gpu_check_needs_a_python_with_tensorflow(tmp_path):
+    python, log = _fake_python(tmp_path, None)
+    make = subprocess.run(["make", "gpu-check", f"GPU_PYTHON={python}"], capture_output=True, text=True, cwd=ROOT)
+    assert make.returncode != 0 and "has no TensorFlow" in make.stderr
+    assert len(log.read_text().splitlines()) == 1  # only the question: nothing installed, nothing run
