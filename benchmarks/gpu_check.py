@@ -75,14 +75,20 @@ try:
         info["compute_capability"] = ".".join(map(str, details.get("compute_capability") or ())) or None
         info["gpu_count"] = len(gpus)
     downloads = [] if sys.argv[2] == "need-gpu" and not gpus else filter(None, sys.argv[1].split(","))
-    for item in downloads:  # in the order given; the first failure stops
-        if item == "hub":
-            from nst_tf.fast import load_fast_model
-            load_fast_model()  # into TF Hub's cache, where the kernels' hub.load finds it
-        else:  # Keras's download, md5-checked, as every FeatureExtractor(weights="imagenet") does it
-            from nst_tf.features import FeatureExtractor
-            FeatureExtractor(["block1_conv1"], ["block4_conv2"], network=item, weights="imagenet")
-        info["downloaded"].append(item)
+    failed = []
+    for item in downloads:  # every one is tried, so that one report names all that is missing
+        try:
+            if item == "hub":
+                from nst_tf.fast import load_fast_model
+                load_fast_model()  # into TF Hub's cache, where the kernels' hub.load finds it
+            else:  # Keras's download, md5-checked, as every FeatureExtractor(weights="imagenet") does it
+                from nst_tf.features import FeatureExtractor
+                FeatureExtractor(["block1_conv1"], ["block4_conv2"], network=item, weights="imagenet")
+            info["downloaded"].append(item)
+        except Exception as err:
+            failed.append(f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
+    if failed:
+        info["failed_downloads"], info["error"] = failed, "; ".join(failed)
 except Exception as err:
     info["error"] = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
 print(json.dumps(info))
@@ -185,7 +191,7 @@ def downloads_needed(notebooks: list[Path], weights: str) -> list[str]:
 
 def probe_machine(env: dict, downloads: list[str], need_gpu: bool = False) -> dict:
     """Versions, GPU and precision as the notebooks' kernels will see them (same environment), after
-    downloading ``downloads`` (``downloads_needed``): the first one that fails is the probe's error.
+    downloading ``downloads`` (``downloads_needed``): every one that fails is in the probe's error.
     ``need_gpu``: download nothing when TensorFlow sees no GPU."""
     proc = subprocess.run([sys.executable, "-c", MACHINE_PROBE, ",".join(downloads),
                            "need-gpu" if need_gpu else "-"], capture_output=True,

@@ -318,20 +318,22 @@ def test_main_hands_the_probe_the_downloads_and_a_failed_one_runs_nothing(tmp_pa
     assert "**Setup failed, no notebook was run:** FastModelError" in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("downloads, need_gpu, error", [
-    (["vgg16"], False, "WeightsError: vgg16 ImageNet weights are missing"),
-    (["hub"], False, "FastModelError: https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2: "
-                     "not cached"),
-    (["hub"], True, None),  # a full run without a GPU downloads nothing: it stops at "no GPU" anyway
+@pytest.mark.parametrize("need_gpu, errors", [
+    (False, ["WeightsError: vgg16 ImageNet weights are missing",
+             "FastModelError: https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2: not cached"]),
+    (True, []),  # a full run without a GPU downloads nothing: it stops at "no GPU" anyway
 ])
-def test_the_real_probe_reports_a_download_it_cannot_make(tmp_path, downloads, need_gpu, error):
-    # offline, with empty caches: the probe (a real child process, TensorFlow imported) fails on it
+def test_the_real_probe_reports_every_download_it_cannot_make(tmp_path, need_gpu, errors):
+    # offline, with empty caches: the probe (a real child process, TensorFlow imported) tries each
+    # download and names every one that failed, in order, so one report says all that is missing
     env = {**os.environ, "NST_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "keras"),
            "NST_ASSETS_DIR": str(tmp_path / "assets"), "TFHUB_CACHE_DIR": str(tmp_path / "hub"),
            "CUDA_VISIBLE_DEVICES": "-1"}
     env.pop("NST_HUB_MODEL", None)
-    machine = gpu_check.probe_machine(env, downloads, need_gpu=need_gpu)
-    assert machine.get("error", "").startswith(error) if error else "error" not in machine, machine
+    machine = gpu_check.probe_machine(env, ["vgg16", "hub"], need_gpu=need_gpu)
+    found = machine.get("failed_downloads", [])
+    assert len(found) == len(errors) and all(f.startswith(e) for f, e in zip(found, errors)), machine
+    assert ("error" in machine) == bool(errors) and all(f in machine.get("error", "") for f in found)
     assert machine["downloaded"] == [] and machine["tensorflow"].startswith("2.") and "gpu" not in machine
 
 
