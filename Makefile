@@ -32,7 +32,7 @@ TEST_WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # every core, so two workers' pools oversubscribe the two cores and spin against each other.
 # Measured in one fresh clone: tests' summed durations 1191 -> 1060 s, wall 625 -> 577 s. One
 # inter-op thread as well (the pool that runs independent ops side by side also spins): same clone,
-# same commit, tests 574 -> 557 s, CPU 1134 -> 1078 s (and 3 of 4 runs of the toy full-mode lectures).
+# same commit, tests 574 -> 557 s, CPU 1134 -> 1078 s; the next run took 574 s again: a few percent at most.
 TEST_THREADS ?= $(if $(TEST_WORKERS),TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1)
 UV_VERSION ?= 0.13.9
 
