@@ -174,8 +174,10 @@ def nvidia_smi(fields: str) -> list[list[str]] | None:
     return rows or None
 
 
-# What a notebook downloads, found in its code: the key given to the probe, and the text that betrays it.
-DOWNLOADS = {"vgg16": ('"vgg16"', "VGG16 ImageNet weights (md5-checked)"),
+# What a notebook downloads, found in its code: the key given to the probe, the text that betrays it
+# (None: every VGG lecture loads VGG19), and its name in the report.
+DOWNLOADS = {"vgg19": (None, "VGG19 ImageNet weights (md5-checked)"),
+             "vgg16": ('"vgg16"', "VGG16 ImageNet weights (md5-checked)"),
              "hub": ("load_fast_model(", "TF Hub Magenta model")}
 
 
@@ -186,7 +188,7 @@ def downloads_needed(notebooks: list[Path], weights: str) -> list[str]:
     code = "\n".join("".join(cell["source"]) for path in notebooks
                      for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code")
     needed = ["vgg19", "vgg16"] if weights == "imagenet" else []
-    return [item for item in needed + ["hub"] if item == "vgg19" or DOWNLOADS[item][0] in code]
+    return [item for item in needed + ["hub"] if DOWNLOADS[item][0] is None or DOWNLOADS[item][0] in code]
 
 
 def probe_machine(env: dict, downloads: list[str], need_gpu: bool = False) -> dict:
@@ -364,8 +366,7 @@ def _machine_lines(machine: dict, smi: list[list[str]] | None, args) -> list[str
     if not smi:
         lines.append("- nvidia-smi: not found or not working")
     weights = "imagenet" if not args.dry_run else os.environ.get("NST_VGG_WEIGHTS") or "imagenet (default)"
-    names = {"vgg19": "VGG19 ImageNet weights (md5-checked)", **{k: v[1] for k, v in DOWNLOADS.items()}}
-    fetched = [names.get(item, item) for item in machine.get("downloaded", [])]
+    fetched = [DOWNLOADS[item][1] if item in DOWNLOADS else item for item in machine.get("downloaded", [])]
     lines += [f"- Precision chosen by `nst_tf.precision.detect_precision()`: {machine.get('precision', '?')}",
               f"- TensorFlow {machine.get('tensorflow', '?')}, Keras {machine.get('keras', '?')}, "
               f"Python {machine.get('python', '?')} (`{sys.executable}`, the notebooks' kernel too)",

@@ -81,9 +81,8 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .arguments import check_size_fits, chosen_optimizer
+    from .arguments import check_size_fits
     from .config import has_gpu
-    from .schedules import DEFAULT_SCHEDULE
     from .data import course_image
     from .images import load_image, save_image
     from .optimize import stylize
@@ -99,8 +98,7 @@ def cmd_demo(args) -> int:
         why = "no GPU: SqueezeNet has real ImageNet features at ~1/20 of VGG19's cost"
     size = args.image_size or 512
     steps = args.steps or 300
-    check_size_fits(course_image(DEMO_CONTENT), size, network=network, precision=None,
-                    optimizer=chosen_optimizer(DEFAULT_SCHEDULE))
+    check_size_fits(course_image(DEMO_CONTENT), size, network=network, precision=None)  # the default run's need
     _check_demo_outputs(args)
     print(f"demo: Tübingen x The Starry Night with {network} at {size} px, {steps} steps ({why})")
     output_dir = Path(args.output_dir)

@@ -41,8 +41,9 @@ def loss_arguments(args) -> dict:
 
 def _check_weights(network: str, weights: str | None) -> None:
     """``weights`` as ``FeatureExtractor`` resolves it (None: NST_VGG_WEIGHTS, ``WeightsError`` if
-    bad), a weights file that is not there, and the ImageNet VGG file when offline: absent from every place the load looks, it is
-    the load's one line now (online, a download may still bring it: left to the load)."""
+    bad), a weights file that is not there, and the ImageNet VGG file when offline: absent from
+    every place the load looks, it is the load's one line now (online, a download may still bring
+    it: left to the load)."""
     weights = default_weights(network) if weights is None else str(weights)
     check_weights_file(weights)
     check_imagenet_offline(network, weights)
